@@ -1,0 +1,22 @@
+// Small file-system helpers whose contract matters for "nothing is lost":
+// every file Nephron writes for others to read is written to a temporary name
+// in the same directory and renamed into place, so a crash never leaves a
+// half-written file under the final name.
+#pragma once
+
+#include <string>
+
+#include "common/status.h"
+
+namespace nephron {
+
+Status WriteFileAtomic(const std::string& path, const std::string& contents);
+Result<std::string> ReadFile(const std::string& path);
+// A unique temporary path next to `path` (same directory, so rename is atomic).
+std::string TempPathFor(const std::string& path);
+// rename(2) with a Status naming both paths.
+Status RenameInto(const std::string& from, const std::string& to);
+Status MakeDirs(const std::string& dir);
+bool FileExists(const std::string& path);
+
+}  // namespace nephron

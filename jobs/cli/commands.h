@@ -1,0 +1,36 @@
+// The `nephron` program's subcommands (git-style). Each command lives in its
+// own cmd_*.cc, parses its own flags (every command has --help) and returns
+// the process exit code: 0 success, 1 failure, 2 usage error.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "common/progress.h"
+
+namespace nephron::cli {
+
+struct Command {
+  std::string name;
+  std::string summary;
+  std::function<int(int argc, char** argv)> run;  // argv[0] is the command name
+};
+
+const std::vector<Command>& AllCommands();
+int Main(int argc, char** argv);
+
+// Prints "[stage] done/total message" lines to stderr.
+class ConsoleProgress : public ProgressSink {
+ public:
+  void Report(const std::string& stage, int64_t done, int64_t total, const std::string& message) override;
+};
+
+// Registered by the cmd_*.cc files.
+int RunSynth(int argc, char** argv);
+int RunFingerprint(int argc, char** argv);
+int RunPlan(int argc, char** argv);
+int RunPreprocess(int argc, char** argv);
+int RunBench(int argc, char** argv);
+
+}  // namespace nephron::cli
