@@ -62,6 +62,7 @@ int BenchPreprocess(int argc, char** argv) {
   double slice_spacing = 0.8, inplane_spacing = 0.78;
   std::string workdir, preset = "bdci2022";
   bool keep = false;
+  std::vector<double> target;
   app.add_option("--cases", cases, "number of cases")->capture_default_str();
   app.add_option("--slices", slices, "slices per case")->capture_default_str();
   app.add_option("--inplane", inplane, "in-plane size")->capture_default_str();
@@ -71,6 +72,8 @@ int BenchPreprocess(int argc, char** argv) {
   app.add_option("--threads", threads, "threads per case (0 = all cores)")->capture_default_str();
   app.add_option("--workdir", workdir, "folder for the data and experiment (default: a new temporary folder)");
   app.add_flag("--keep", keep, "keep the work folder");
+  app.add_option("--target-spacing", target, "override the target spacing (mm, coarsest axis first), e.g. 3.22 1.62 1.62")
+      ->expected(3);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -112,6 +115,7 @@ int BenchPreprocess(int argc, char** argv) {
     return 2;
   }
   o.spec = *spec;
+  if (target.size() == 3) o.spec.plan.target_spacing = std::array<double, 3>{target[0], target[1], target[2]};
   auto plan = preprocess::RunPlan(o);
   if (!plan.ok()) {
     std::fprintf(stderr, "nephron bench: %s\n", plan.status().message().c_str());

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The main job on a fresh Debian 12 machine: install dependencies, build,
+# generate the built-in synthetic KiTS-like data set and preprocess it.
+# Usage: deploy/demo.sh [WORKDIR]   (default ./demo)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+WORK="${1:-demo}"
+bash deploy/install-deps.sh
+bash deploy/build.sh
+./build/jobs/nephron synth --out "$WORK/data" --cases 20 --seed 0 --size small
+./build/jobs/nephron preprocess --data "$WORK/data" --experiment "$WORK/experiment" --preset nnunet
+echo
+echo "Experiment folder: $WORK/experiment (plans.json, splits_final.json, nnUNetPlans_3d_fullres/)"

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs every build and test dependency of Nephron from Debian 12 packages.
+# Idempotent and fast when everything is already there (one dpkg query).
+# Run as root (or with sudo available).
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake pkg-config
+  libtorch-dev                 # LibTorch (CPU build) for the training/inference engines
+  libinsighttoolkit5-dev       # ITK: NIfTI I/O
+  libzmq3-dev cppzmq-dev       # ZeroMQ transport
+  libmsgpack-cxx-dev           # wire format
+  libsqlite3-dev               # coordinator state
+  libspdlog-dev                # logging
+  libgtest-dev libgmock-dev    # tests
+  libyaml-cpp-dev              # job specs
+  libcpp-httplib-dev           # coordinator HTTP API
+  nlohmann-json3-dev           # JSON files (plans, fingerprints, reports)
+  libcli11-dev                 # command-line parsing
+  zlib1g-dev
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+echo "install-deps: done"
