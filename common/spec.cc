@@ -22,6 +22,10 @@ Result<JobSpec> PresetSpec(const std::string& preset) {
     s.preprocess.image_interpolation = "bspline3";
     s.preprocess.label_interpolation = "nearest";
     s.preprocess.normalize_before_resample = false;
+    s.train.epochs = 600;
+    s.train.iterations_per_epoch = 50;
+    s.train.momentum = 0.9;
+    s.train.grad_clip = 0;
     return s;
   }
   return NotFound("unknown preset '" + preset + "' (known: nnunet, bdci2022)");
@@ -193,6 +197,26 @@ Result<JobSpec> ParseJobSpec(const std::string& yaml_text, const std::string& so
         {"seed", H([&](auto& n2, auto& p2) { r.Num(n2, p2, &q.seed, 0, 4294967295.0); })},
         {"on_bad_case", H([&](auto& n2, auto& p2) { r.Str(n2, p2, &q.on_bad_case, {"skip", "stop"}); })},
         {"threads", H([&](auto& n2, auto& p2) { r.Num(n2, p2, &q.threads, 0, 1024); })},
+      });
+    }},
+    {"train", [&](auto& n, auto& p) {
+      TrainSpec& q = s.train;
+      r.Map(n, p, {
+        {"epochs", H([&](auto& n2, auto& p2) { r.Num(n2, p2, &q.epochs, 1, 1e6); })},
+        {"iterations_per_epoch", H([&](auto& n2, auto& p2) { r.Num(n2, p2, &q.iterations_per_epoch, 1, 1e7); })},
+        {"val_iterations", H([&](auto& n2, auto& p2) { r.Num(n2, p2, &q.val_iterations, 0, 1e7); })},
+        {"initial_lr", H([&](auto& n2, auto& p2) { r.Num(n2, p2, &q.initial_lr, 1e-9, 10); })},
+        {"momentum", H([&](auto& n2, auto& p2) { r.Num(n2, p2, &q.momentum, 0, 1); })},
+        {"nesterov", H([&](auto& n2, auto& p2) { r.Bool(n2, p2, &q.nesterov); })},
+        {"weight_decay", H([&](auto& n2, auto& p2) { r.Num(n2, p2, &q.weight_decay, 0, 1); })},
+        {"grad_clip", H([&](auto& n2, auto& p2) { r.Num(n2, p2, &q.grad_clip, 0, 1e9); })},
+        {"oversample_foreground", H([&](auto& n2, auto& p2) { r.Num(n2, p2, &q.oversample_foreground, 0, 1); })},
+        {"deep_supervision", H([&](auto& n2, auto& p2) { r.Bool(n2, p2, &q.deep_supervision); })},
+        {"augmentation", H([&](auto& n2, auto& p2) { r.Bool(n2, p2, &q.augmentation); })},
+        {"mixed_precision", H([&](auto& n2, auto& p2) { r.Bool(n2, p2, &q.mixed_precision); })},
+        {"checkpoint_every", H([&](auto& n2, auto& p2) { r.Num(n2, p2, &q.checkpoint_every, 1, 1e6); })},
+        {"loader_threads", H([&](auto& n2, auto& p2) { r.Num(n2, p2, &q.loader_threads, 0, 64); })},
+        {"seed", H([&](auto& n2, auto& p2) { r.Num(n2, p2, &q.seed, 0, 1.8e19); })},
       });
     }},
   });

@@ -63,6 +63,24 @@ struct PreprocessSpec {
   int threads = 0;                   // 0 = all cores
 };
 
+struct TrainSpec {
+  int epochs = 1000;
+  int iterations_per_epoch = 250;
+  int val_iterations = 50;
+  double initial_lr = 0.01;
+  double momentum = 0.99;
+  bool nesterov = true;
+  double weight_decay = 3e-5;
+  double grad_clip = 12.0;            // gradient norm clip; 0 = off
+  double oversample_foreground = 0.33;
+  bool deep_supervision = true;
+  bool augmentation = true;
+  bool mixed_precision = true;        // bf16 autocast on CUDA (no effect on CPU)
+  int checkpoint_every = 50;          // epochs between "latest" checkpoints
+  int loader_threads = 2;             // background batch preparation
+  uint64_t seed = 12345;              // network init, sampling, augmentation
+};
+
 struct JobSpec {
   std::string name = "experiment";
   std::string preset = "nnunet";
@@ -70,6 +88,7 @@ struct JobSpec {
   FingerprintSpec fingerprint;
   PlanSpec plan;
   PreprocessSpec preprocess;
+  TrainSpec train;
 };
 
 // The complete defaults of a preset; NotFound for an unknown name.

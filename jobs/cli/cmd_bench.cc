@@ -168,8 +168,12 @@ int BenchPreprocess(int argc, char** argv) {
 
 int RunBench(int argc, char** argv) {
   if (argc >= 2 && std::string(argv[1]) == "preprocess") return BenchPreprocess(argc - 1, argv + 1);
+#ifdef NEPHRON_HAVE_TORCH
+  if (argc >= 2 && std::string(argv[1]) == "train") return BenchTrain(argc - 1, argv + 1);
+#endif
   std::printf("Usage: nephron bench preprocess [options]   (nephron bench preprocess --help)\n\n"
-              "Benchmarks print a table; they are not tests.\n  preprocess   seconds and peak memory per KiTS-sized case\n");
+              "Benchmarks print a table; they are not tests.\n  preprocess   seconds and peak memory per KiTS-sized case\n"
+              "  train        augmentation throughput and training iteration time (needs LibTorch)\n");
   return argc >= 2 && (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") ? 0 : 2;
 }
 

@@ -15,7 +15,10 @@ const std::vector<Command>& AllCommands() {
       {"fingerprint", "compute the data set fingerprint (per case, shardable)", RunFingerprint},
       {"plan", "plan target spacing, patch, network and batch; write plans.json and splits", RunPlan},
       {"preprocess", "crop, normalise, resample and store the training cases (shardable)", RunPreprocess},
-      {"bench", "benchmarks that print a table (bench preprocess)", RunBench},
+#ifdef NEPHRON_HAVE_TORCH
+      {"train", "train a cross-validation fold (LibTorch, cpu or cuda)", RunTrain},
+#endif
+      {"bench", "benchmarks that print a table (bench preprocess | bench train)", RunBench},
   };
   return kCommands;
 }

@@ -32,5 +32,7 @@ int RunFingerprint(int argc, char** argv);
 int RunPlan(int argc, char** argv);
 int RunPreprocess(int argc, char** argv);
 int RunBench(int argc, char** argv);
+int RunTrain(int argc, char** argv);   // with LibTorch only
+int BenchTrain(int argc, char** argv);  // with LibTorch only
 
 }  // namespace nephron::cli

@@ -1,0 +1,192 @@
+// The training engine end to end on tiny synthetic cases: it learns, resumes
+// exactly, and refuses bad input without overwriting anything.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "common/json_util.h"
+#include "jobs/data/synth.h"
+#include "jobs/preprocess/experiment.h"
+#include "jobs/train/trainer.h"
+
+namespace nephron::train {
+namespace {
+
+namespace fs = std::filesystem;
+
+class TrainTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    root_ = fs::path(::testing::TempDir()) / ("train_" + std::to_string(::getpid()));
+    fs::remove_all(root_);
+    ASSERT_TRUE(data::WriteSynthDataset((root_ / "data").string(), 5, 21, data::SynthSize::kTiny).ok());
+    spec_ = *ParseJobSpec(
+        "plan:\n  patch_size: [16, 32, 32]\n  batch_size: 2\n  base_features: 8\n  max_features: 32\n"
+        "train:\n  loader_threads: 1\n  checkpoint_every: 1\n",
+        "test-spec");
+    preprocess::StageOptions o;
+    o.data_root = (root_ / "data").string();
+    o.experiment_dir = (root_ / "base").string();
+    o.spec = spec_;
+    o.threads = 2;
+    auto r = preprocess::RunPreprocess(o);
+    ASSERT_TRUE(r.ok()) << r.status().message();
+  }
+  static void TearDownTestSuite() { fs::remove_all(root_); }
+
+  // A fresh experiment folder (plans, splits, preprocessed cases; no folds).
+  static std::string Fresh(const std::string& name) {
+    const fs::path d = root_ / name;
+    fs::remove_all(d);
+    fs::copy(root_ / "base", d, fs::copy_options::recursive);
+    return d.string();
+  }
+  static TrainOptions Options(const std::string& exp, int epochs, int iterations) {
+    TrainOptions o;
+    o.experiment_dir = exp;
+    o.fold = "0";
+    o.epochs = epochs;
+    o.iterations = iterations;
+    o.val_iterations = 2;
+    o.threads = 2;
+    o.spec = spec_;
+    return o;
+  }
+  static std::string Digest(const std::string& path) {
+    auto info = ReadCheckpointInfo(path);
+    EXPECT_TRUE(info.ok()) << info.status().message();
+    return info.ok() ? info->weights_digest : "";
+  }
+
+  static fs::path root_;
+  static JobSpec spec_;
+};
+fs::path TrainTest::root_;
+JobSpec TrainTest::spec_;
+
+TEST_F(TrainTest, LearnsKidneysOnTinyPhantoms) {
+  // Augmentation is off here so that a few hundred iterations suffice; it is
+  // tested on its own (augment_test) and on in the resume tests.
+  TrainOptions o = Options(Fresh("learn"), 16, 25);
+  o.spec.train.augmentation = false;
+  o.fold = "all";
+  o.val_iterations = 10;
+  auto r = TrainFold(o);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_EQ(r->log.size(), 16u);
+  const EpochRecord& last = r->log.back();
+  ASSERT_TRUE(last.pseudo_dice[0].has_value());
+  EXPECT_GE(*last.pseudo_dice[0], 0.9) << EpochLine(last, 16);
+  EXPECT_LT(last.train_loss, r->log.front().train_loss);
+  EXPECT_LT(last.lr, r->log.front().lr);
+  for (const char* f : {"checkpoint_latest.pt", "checkpoint_best.pt", "checkpoint_final.pt", "training_log.jsonl"})
+    EXPECT_TRUE(fs::exists(fs::path(r->fold_dir) / f)) << f;
+  std::ifstream log(fs::path(r->fold_dir) / "training_log.jsonl");
+  int lines = 0;
+  for (std::string line; std::getline(log, line);) {
+    auto j = Json::parse(line);
+    EXPECT_EQ(j["epoch"], ++lines);
+    EXPECT_TRUE(j.contains("data_wait_fraction"));
+  }
+  EXPECT_EQ(lines, 16);
+}
+
+TEST_F(TrainTest, ResumeAfterAnEpochOrMidEpochGivesIdenticalWeights) {
+  const std::string straight = Fresh("straight");
+  auto a = TrainFold(Options(straight, 4, 3));
+  ASSERT_TRUE(a.ok()) << a.status().message();
+  const std::string want = Digest(straight + "/fold_0/checkpoint_final.pt");
+
+  // Stopped after epoch 2, resumed.
+  const std::string split = Fresh("split");
+  TrainOptions first = Options(split, 4, 3);
+  first.stop_after_epoch = 2;
+  auto b = TrainFold(first);
+  ASSERT_TRUE(b.ok()) << b.status().message();
+  EXPECT_TRUE(b->interrupted);
+  EXPECT_FALSE(fs::exists(split + "/fold_0/checkpoint_final.pt"));
+  TrainOptions second = Options(split, 4, 3);
+  second.resume = true;
+  auto c = TrainFold(second);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->log.size(), 4u);
+  EXPECT_EQ(Digest(split + "/fold_0/checkpoint_final.pt"), want);
+
+  // Stopped by a signal somewhere inside an epoch, resumed.
+  const std::string mid = Fresh("mid");
+  std::atomic<bool> stop{false};
+  TrainOptions third = Options(mid, 4, 3);
+  third.stop_flag = &stop;
+  std::thread stopper([&] {
+    while (!fs::exists(mid + "/fold_0/checkpoint_best.pt")) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    stop = true;
+  });
+  auto d = TrainFold(third);
+  stopper.join();
+  ASSERT_TRUE(d.ok()) << d.status().message();
+  EXPECT_TRUE(d->interrupted);
+  TrainOptions fourth = Options(mid, 4, 3);
+  fourth.resume = true;
+  auto e = TrainFold(fourth);
+  ASSERT_TRUE(e.ok()) << e.status().message();
+  EXPECT_FALSE(e->interrupted);
+  EXPECT_EQ(Digest(mid + "/fold_0/checkpoint_final.pt"), want);
+  // The log holds each epoch exactly once.
+  std::ifstream log(mid + "/fold_0/training_log.jsonl");
+  int lines = 0;
+  for (std::string line; std::getline(log, line);) EXPECT_EQ(Json::parse(line)["epoch"], ++lines);
+  EXPECT_EQ(lines, 4);
+}
+
+TEST_F(TrainTest, BadInputIsRefusedAndNothingIsOverwritten) {
+  const std::string exp = Fresh("bad");
+  TrainOptions o = Options(exp, 1, 1);
+  o.fold = "7";
+  auto f = TrainFold(o);
+  ASSERT_FALSE(f.ok());
+  EXPECT_NE(f.status().message().find("has 5 folds"), std::string::npos) << f.status().message();
+
+  o.fold = "0";
+  o.device = "tpu";
+  EXPECT_EQ(TrainFold(o).status().code(), StatusCode::kInvalidArgument);
+  o.device = "cpu";
+
+  ASSERT_TRUE(TrainFold(o).ok());
+  const std::string latest = exp + "/fold_0/checkpoint_latest.pt";
+  const auto before = fs::last_write_time(latest);
+  auto again = TrainFold(o);
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.status().code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(fs::last_write_time(latest), before);
+
+  fs::resize_file(latest, fs::file_size(latest) / 2);
+  o.resume = true;
+  o.epochs = 2;
+  auto corrupt = TrainFold(o);
+  ASSERT_FALSE(corrupt.ok());
+  EXPECT_EQ(corrupt.status().code(), StatusCode::kDataLoss);
+  EXPECT_NE(corrupt.status().message().find("checkpoint_latest.pt"), std::string::npos);
+  auto info = ReadCheckpointInfo(latest);
+  EXPECT_FALSE(info.ok());
+
+  fs::remove(exp + "/plans.json");
+  auto noplan = TrainFold(Options(exp, 1, 1));
+  ASSERT_FALSE(noplan.ok());
+  EXPECT_NE(noplan.status().message().find("plans.json"), std::string::npos);
+}
+
+TEST_F(TrainTest, TrainsOnGpu_CUDA) {
+  if (!CheckDevice("cuda:0").ok()) GTEST_SKIP() << "no CUDA device";
+  TrainOptions o = Options(Fresh("cuda"), 2, 3);
+  o.device = "cuda:0";
+  auto r = TrainFold(o);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->log.size(), 2u);
+}
+
+}  // namespace
+}  // namespace nephron::train
