@@ -124,12 +124,6 @@ Json StateToJson(const TrainState& s, const std::string& plan_id, const std::str
           {"torch_version", TORCH_VERSION}};
 }
 
-// A batch ready for the device: sampled (and, on the CPU, augmented).
-struct ReadyBatch {
-  torch::Tensor image, seg;
-  bool augmented = false;
-};
-
 torch::Tensor ToTensor(const std::vector<float>& v, int b, const data::Shape3& p) {
   return torch::from_blob(const_cast<float*>(v.data()), {b, 1, p[0], p[1], p[2]}, torch::kFloat).clone();
 }
@@ -376,20 +370,12 @@ Result<TrainResult> TrainFold(const TrainOptions& o) {
   const LossOptions loss_opts{1e-5, plan.batch_dice, false, -1, 1.0, 1.0};
   const int fold_key = setup.fold_index;
 
+  // Loader threads only cut patches (plain C++, no LibTorch: OpenMP teams in
+  // several threads oversubscribe small machines). Augmentation runs as
+  // batched tensor ops on the training device, in the training thread.
   auto make_batch = [&](int64_t index) {
     const int epoch = static_cast<int>(index / iterations), iter = static_cast<int>(index % iterations);
-    const uint64_t seed = BatchSeed(ts.seed, fold_key, epoch, iter, 1);
-    PatchBatch pb = train_sampler.Sample(batch, seed);
-    ReadyBatch b;
-    b.image = ToTensor(pb.image, batch, pb.patch);
-    b.seg = ToTensor(pb.seg, batch, pb.patch);
-    if (!cuda) {  // on the CPU the loader threads augment; on CUDA the device does
-      AugmentedBatch a = Augment(b.image, b.seg, aug, BatchSeed(ts.seed, fold_key, epoch, iter, 2));
-      b.image = a.image;
-      b.seg = a.seg;
-      b.augmented = true;
-    }
-    return b;
+    return train_sampler.Sample(batch, BatchSeed(ts.seed, fold_key, epoch, iter, 1));
   };
 
   TrainResult result;
@@ -406,7 +392,7 @@ Result<TrainResult> TrainFold(const TrainOptions& o) {
     {
       const int64_t first = static_cast<int64_t>(st.epoch) * iterations + st.next_iteration;
       const int64_t last = static_cast<int64_t>(st.epoch + 1) * iterations;
-      Prefetcher<ReadyBatch> prefetch(make_batch, ts.loader_threads, first, last, std::max(2, ts.loader_threads * 2));
+      Prefetcher<PatchBatch> prefetch(make_batch, ts.loader_threads, first, last, std::max(2, ts.loader_threads * 2));
       while (st.next_iteration < iterations) {
         if (interrupted()) {
           RETURN_IF_ERROR(SaveCheckpoint(latest, model, opt, meta_now()));
@@ -417,10 +403,11 @@ Result<TrainResult> TrainFold(const TrainOptions& o) {
           return result;
         }
         const auto t0 = Clock::now();
-        ReadyBatch b = prefetch.Get(static_cast<int64_t>(st.epoch) * iterations + st.next_iteration);
+        PatchBatch pb = prefetch.Get(static_cast<int64_t>(st.epoch) * iterations + st.next_iteration);
         const auto t1 = Clock::now();
-        torch::Tensor image = b.image.to(device), seg = b.seg.to(device);
-        if (!b.augmented) {
+        torch::Tensor image = ToTensor(pb.image, batch, pb.patch).to(device);
+        torch::Tensor seg = ToTensor(pb.seg, batch, pb.patch).to(device);
+        {
           AugmentedBatch a = Augment(image, seg, aug, BatchSeed(ts.seed, fold_key, st.epoch, st.next_iteration, 2));
           image = a.image;
           seg = a.seg;

@@ -4,13 +4,12 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <thread>
 
 #include "common/json_util.h"
-#include "jobs/data/synth.h"
-#include "jobs/preprocess/experiment.h"
 #include "jobs/train/trainer.h"
 
 namespace nephron::train {
@@ -23,18 +22,17 @@ class TrainTest : public ::testing::Test {
   static void SetUpTestSuite() {
     root_ = fs::path(::testing::TempDir()) / ("train_" + std::to_string(::getpid()));
     fs::remove_all(root_);
-    ASSERT_TRUE(data::WriteSynthDataset((root_ / "data").string(), 5, 21, data::SynthSize::kTiny).ok());
-    spec_ = *ParseJobSpec(
+    // Data and preprocessing come from the real CLI, in child processes.
+    const std::string spec_text =
         "plan:\n  patch_size: [16, 32, 32]\n  batch_size: 2\n  base_features: 8\n  max_features: 32\n"
-        "train:\n  loader_threads: 1\n  checkpoint_every: 1\n",
-        "test-spec");
-    preprocess::StageOptions o;
-    o.data_root = (root_ / "data").string();
-    o.experiment_dir = (root_ / "base").string();
-    o.spec = spec_;
-    o.threads = 2;
-    auto r = preprocess::RunPreprocess(o);
-    ASSERT_TRUE(r.ok()) << r.status().message();
+        "train:\n  loader_threads: 1\n  checkpoint_every: 1\n";
+    fs::create_directories(root_);
+    std::ofstream((root_ / "spec.yaml").string()) << spec_text;
+    const std::string bin = NEPHRON_BINARY;
+    ASSERT_EQ(std::system((bin + " synth --out " + (root_ / "data").string() + " --cases 5 --seed 21 > /dev/null 2>&1").c_str()), 0);
+    ASSERT_EQ(std::system((bin + " preprocess --data " + (root_ / "data").string() + " --experiment " +
+                           (root_ / "base").string() + " --spec " + (root_ / "spec.yaml").string() + " > /dev/null 2>&1").c_str()), 0);
+    spec_ = *ParseJobSpec(spec_text, "test-spec");
   }
   static void TearDownTestSuite() { fs::remove_all(root_); }
 
