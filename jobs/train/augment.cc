@@ -1,7 +1,6 @@
 #include "jobs/train/augment.h"
 
 #include <ATen/CPUGeneratorImpl.h>
-#include <ATen/Parallel.h>
 
 #include <algorithm>
 #include <cmath>
@@ -131,31 +130,20 @@ torch::Tensor AffineGrid(const std::array<double, 12>& theta, const std::array<i
 
 std::array<int64_t, 3> SpatialSize(const torch::Tensor& t) { return {t.size(-3), t.size(-2), t.size(-1)}; }
 
-// grid_sample for one sample. Its 3-D CPU kernel runs on a single thread
-// whatever torch::set_num_threads says, so on the CPU the output is cut into
-// slabs along D, one per intra-op thread (same values, about 2x on 2 cores).
+// Border padding only matters if the cut was smaller than EnlargedPatchSize.
+// (torch 1.13's 3-D grid_sample runs on one CPU thread; splitting it through
+// at::parallel_for gains nothing here, because that header-inline helper is
+// serial in translation units built without -fopenmp.)
 torch::Tensor GridSample(const torch::Tensor& v, const torch::Tensor& grid, bool nearest) {
   auto opts = F::GridSampleFuncOptions().padding_mode(torch::kBorder).align_corners(false);
-  opts = nearest ? opts.mode(torch::kNearest) : opts.mode(torch::kBilinear);
-  const int64_t depth = grid.size(1);
-  const int64_t parts = std::min<int64_t>(at::get_num_threads(), depth);
-  if (!v.device().is_cpu() || parts <= 1) return F::grid_sample(v, grid, opts);
-  torch::Tensor out = torch::empty({1, v.size(1), depth, grid.size(2), grid.size(3)}, v.options());
-  at::parallel_for(0, parts, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t p = begin; p < end; ++p) {
-      const int64_t lo = depth * p / parts, hi = depth * (p + 1) / parts;
-      out.slice(2, lo, hi).copy_(F::grid_sample(v, grid.slice(1, lo, hi), opts));
-    }
-  });
-  return out;
+  return F::grid_sample(v, grid, nearest ? opts.mode(torch::kNearest) : opts.mode(torch::kBilinear));
 }
 
 // Resamples sample `b` through M into out.image[b] / out.seg[b]. The rotation
 // centre is the centre of the exact centre crop (offset (in - out) / 2), so
 // M = I would reproduce CenterCrop even where in - out is odd. Only the box
 // that M actually reaches is read (and converted to float for the labels),
-// which is usually far smaller than the worst-case enlarged cut. Border
-// padding only matters if the cut was smaller than EnlargedPatchSize.
+// which is usually far smaller than the worst-case enlarged cut.
 void Resample(const torch::Tensor& image, const torch::Tensor& seg, int64_t b, const Mat3& m, const std::array<int64_t, 3>& patch,
               AugmentedBatch& out) {
   const auto in = SpatialSize(image);
