@@ -3,6 +3,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <algorithm>
+#include <thread>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -131,12 +132,75 @@ torch::Tensor AffineGrid(const std::array<double, 12>& theta, const std::array<i
 std::array<int64_t, 3> SpatialSize(const torch::Tensor& t) { return {t.size(-3), t.size(-2), t.size(-1)}; }
 
 // Border padding only matters if the cut was smaller than EnlargedPatchSize.
-// (torch 1.13's 3-D grid_sample runs on one CPU thread; splitting it through
-// at::parallel_for gains nothing here, because that header-inline helper is
-// serial in translation units built without -fopenmp.)
+// torch 1.13's 3-D grid_sample runs on one CPU thread (and at::parallel_for
+// is serial in translation units built without -fopenmp), so on the CPU the
+// output is split along depth over plain std::threads, one slab each.
 torch::Tensor GridSample(const torch::Tensor& v, const torch::Tensor& grid, bool nearest) {
   auto opts = F::GridSampleFuncOptions().padding_mode(torch::kBorder).align_corners(false);
-  return F::grid_sample(v, grid, nearest ? opts.mode(torch::kNearest) : opts.mode(torch::kBilinear));
+  opts = nearest ? opts.mode(torch::kNearest) : opts.mode(torch::kBilinear);
+  const int64_t depth = grid.size(1);
+  const int64_t parts = std::min<int64_t>(at::get_num_threads(), depth);
+  if (!v.device().is_cpu() || parts < 2) return F::grid_sample(v, grid, opts);
+  torch::Tensor out = torch::empty({v.size(0), v.size(1), depth, grid.size(2), grid.size(3)}, v.options());
+  auto slab = [&](int64_t k) {
+    const int64_t d0 = depth * k / parts, d1 = depth * (k + 1) / parts;
+    at::NoGradGuard ng;
+    out.slice(2, d0, d1).copy_(F::grid_sample(v, grid.slice(1, d0, d1), opts));
+  };
+  std::vector<std::thread> pool;
+  for (int64_t k = 1; k < parts; ++k) pool.emplace_back(slab, k);
+  slab(0);
+  for (auto& t : pool) t.join();
+  return out;
+}
+
+// The CPU fast path of Resample: input voxel x = c + M (o - (out - 1) / 2)
+// for output voxel o (the same map affine_grid + grid_sample evaluate with
+// align_corners=false), trilinear for the image and nearest for the labels,
+// coordinates clamped to the box (border padding). Output depth slabs are
+// spread over std::threads.
+void FusedSampleCpu(const float* img, const std::array<int64_t, 3>& is, const int8_t* lab, const std::array<int64_t, 3>& ls,
+                    const std::array<int64_t, 3>& in, const Mat3& m, const std::array<double, 3>& c,
+                    const std::array<int64_t, 3>& out, float* oimg, int8_t* olab) {
+  const double h0 = (static_cast<double>(out[0]) - 1) / 2, h1 = (static_cast<double>(out[1]) - 1) / 2,
+               h2 = (static_cast<double>(out[2]) - 1) / 2;
+  const double mx[3] = {static_cast<double>(in[0] - 1), static_cast<double>(in[1] - 1), static_cast<double>(in[2] - 1)};
+  const int64_t s0 = is[0], s1 = is[1], s2 = is[2];
+  auto slab = [&](int64_t a0, int64_t a1) {
+    for (int64_t a = a0; a < a1; ++a)
+      for (int64_t b = 0; b < out[1]; ++b) {
+        double x[3];
+        for (int i = 0; i < 3; ++i) x[i] = c[i] + m[i][0] * (a - h0) + m[i][1] * (b - h1) + m[i][2] * (0 - h2);
+        size_t o = static_cast<size_t>((a * out[1] + b) * out[2]);
+        for (int64_t k = 0; k < out[2]; ++k, ++o) {
+          double p[3];
+          int64_t i0[3], i1[3];
+          double f[3];
+          for (int i = 0; i < 3; ++i) {
+            p[i] = std::min(std::max(x[i], 0.0), mx[i]);
+            const double fl = std::floor(p[i]);
+            i0[i] = static_cast<int64_t>(fl);
+            i1[i] = std::min<int64_t>(i0[i] + 1, in[i] - 1);
+            f[i] = p[i] - fl;
+            x[i] += m[i][2];
+          }
+          const float* q = img;
+          const int64_t a0 = i0[0] * s0, a1 = i1[0] * s0, b0 = i0[1] * s1, b1 = i1[1] * s1, e0 = i0[2] * s2, e1 = i1[2] * s2;
+          const double c00 = q[a0 + b0 + e0] * (1 - f[2]) + q[a0 + b0 + e1] * f[2];
+          const double c01 = q[a0 + b1 + e0] * (1 - f[2]) + q[a0 + b1 + e1] * f[2];
+          const double c10 = q[a1 + b0 + e0] * (1 - f[2]) + q[a1 + b0 + e1] * f[2];
+          const double c11 = q[a1 + b1 + e0] * (1 - f[2]) + q[a1 + b1 + e1] * f[2];
+          oimg[o] = static_cast<float>((c00 * (1 - f[1]) + c01 * f[1]) * (1 - f[0]) + (c10 * (1 - f[1]) + c11 * f[1]) * f[0]);
+          olab[o] = lab[static_cast<int64_t>(std::nearbyint(p[0])) * ls[0] + static_cast<int64_t>(std::nearbyint(p[1])) * ls[1] +
+                        static_cast<int64_t>(std::nearbyint(p[2])) * ls[2]];
+        }
+      }
+  };
+  const int64_t parts = std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), out[0]));
+  std::vector<std::thread> pool;
+  for (int64_t k = 1; k < parts; ++k) pool.emplace_back(slab, out[0] * k / parts, out[0] * (k + 1) / parts);
+  slab(0, out[0] / parts);
+  for (auto& t : pool) t.join();
 }
 
 // Resamples sample `b` through M into out.image[b] / out.seg[b]. The rotation
@@ -145,7 +209,7 @@ torch::Tensor GridSample(const torch::Tensor& v, const torch::Tensor& grid, bool
 // that M actually reaches is read (and converted to float for the labels),
 // which is usually far smaller than the worst-case enlarged cut.
 void Resample(const torch::Tensor& image, const torch::Tensor& seg, int64_t b, const Mat3& m, const std::array<int64_t, 3>& patch,
-              AugmentedBatch& out) {
+              bool grid_sample_on_cpu, AugmentedBatch& out) {
   const auto in = SpatialSize(image);
   std::array<int64_t, 3> box{};
   std::array<double, 3> centre{};
@@ -160,6 +224,18 @@ void Resample(const torch::Tensor& image, const torch::Tensor& seg, int64_t b, c
     lab = lab.slice(i + 2, lo, hi + 1);
     box[i] = hi - lo + 1;
     centre[i] = c - static_cast<double>(lo);
+  }
+  if (image.device().is_cpu() && !grid_sample_on_cpu) {
+    // Read the box in place (strided) when the dtypes already fit.
+    const torch::Tensor bi = img.scalar_type() == torch::kFloat ? img : img.to(torch::kFloat);
+    const torch::Tensor bl = lab.scalar_type() == torch::kChar ? lab : lab.to(torch::kChar);
+    torch::Tensor oi = torch::empty({patch[0], patch[1], patch[2]}, torch::kFloat);
+    torch::Tensor ol = torch::empty({patch[0], patch[1], patch[2]}, torch::kChar);
+    FusedSampleCpu(bi.data_ptr<float>(), {bi.stride(2), bi.stride(3), bi.stride(4)}, bl.data_ptr<int8_t>(),
+                   {bl.stride(2), bl.stride(3), bl.stride(4)}, box, m, centre, patch, oi.data_ptr<float>(), ol.data_ptr<int8_t>());
+    out.image.slice(0, b, b + 1).copy_(oi.view({1, 1, patch[0], patch[1], patch[2]}));
+    out.seg.slice(0, b, b + 1).copy_(ol.view({1, 1, patch[0], patch[1], patch[2]}));
+    return;
   }
   const torch::Tensor grid = AffineGrid(Theta(m, box, centre, patch), patch, image.device());
   out.image.slice(0, b, b + 1).copy_(GridSample(img.to(torch::kFloat), grid, false));
@@ -179,7 +255,7 @@ AugmentedBatch Spatial(const torch::Tensor& image, const torch::Tensor& seg, con
     const double factor = Uniform(rng, o.scaling.lo, o.scaling.hi);
     if (!rotate && !scale) continue;
     const Mat3 m = SpatialMatrix(rotate ? radians : std::array<double, 3>{}, scale ? factor : 1.0, o.patch_size);
-    if (!IsIdentity(m)) Resample(image, seg, b, m, o.patch_size, out);  // the crop is exact, a grid only nearly
+    if (!IsIdentity(m)) Resample(image, seg, b, m, o.patch_size, o.cpu_grid_sample, out);  // the crop is exact, a grid only nearly
   }
   return out;
 }
@@ -227,14 +303,70 @@ torch::Tensor Noise(torch::Tensor x, const AugmentOptions& o, std::mt19937_64& r
 
 // Separable Gaussian along one spatial axis, truncated at 3 sigma; reflect
 // padding keeps the size (replicate where the axis is too short to reflect).
+std::vector<float> GaussianWeights(double sigma, int64_t* radius) {
+  *radius = std::max<int64_t>(1, static_cast<int64_t>(3 * sigma + 0.5));
+  std::vector<float> weights;
+  double sum = 0;
+  for (int64_t i = -*radius; i <= *radius; ++i) sum += std::exp(-0.5 * static_cast<double>(i * i) / (sigma * sigma));
+  for (int64_t i = -*radius; i <= *radius; ++i)
+    weights.push_back(static_cast<float>(std::exp(-0.5 * static_cast<double>(i * i) / (sigma * sigma)) / sum));
+  return weights;
+}
+
+// Reflect (mirror without repeating the edge), replicate when the kernel is
+// wider than the axis, as F::pad does in the device path below.
+int64_t Mirror(int64_t i, int64_t n, bool reflect) {
+  if (!reflect) return std::min<int64_t>(std::max<int64_t>(i, 0), n - 1);
+  if (i < 0) return -i;
+  if (i >= n) return 2 * (n - 1) - i;
+  return i;
+}
+
+// CPU: the 1-D Gaussian along `axis` of a contiguous [D, H, W] float volume,
+// whole rows at a time (vectorisable), split over std::threads.
+void Blur1dCpu(float* data, const std::array<int64_t, 3>& shape, int axis, const std::vector<float>& w, int64_t radius) {
+  int64_t outer = 1, inner = 1;
+  const int64_t n = shape[static_cast<size_t>(axis)];
+  for (int i = 0; i < axis; ++i) outer *= shape[static_cast<size_t>(i)];
+  for (int i = axis + 1; i < 3; ++i) inner *= shape[static_cast<size_t>(i)];
+  const bool reflect = radius < n;
+  auto run = [&](int64_t o0, int64_t o1) {
+    std::vector<float> line(static_cast<size_t>(n * inner));
+    for (int64_t o = o0; o < o1; ++o) {
+      float* base = data + o * n * inner;
+      std::copy(base, base + n * inner, line.begin());
+      for (int64_t k = 0; k < n; ++k) {
+        float* dst = base + k * inner;
+        for (int64_t i = 0; i < inner; ++i) dst[i] = 0;
+        for (int64_t t = -radius; t <= radius; ++t) {
+          const float wt = w[static_cast<size_t>(t + radius)];
+          const float* src = line.data() + Mirror(k + t, n, reflect) * inner;
+          for (int64_t i = 0; i < inner; ++i) dst[i] += wt * src[i];
+        }
+      }
+    }
+  };
+  const int64_t parts = std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), outer));
+  if (parts == 1 && axis == 0) {
+    run(0, 1);  // a single slab: rows are long, one thread is fine
+    return;
+  }
+  std::vector<std::thread> pool;
+  for (int64_t k = 1; k < parts; ++k) pool.emplace_back(run, outer * k / parts, outer * (k + 1) / parts);
+  run(0, outer / parts);
+  for (auto& t : pool) t.join();
+}
+
 torch::Tensor Blur1d(const torch::Tensor& v, double sigma, int axis) {
   const int64_t size = v.size(axis + 2);
   if (size == 1) return v;
-  const auto radius = std::max<int64_t>(1, static_cast<int64_t>(3 * sigma + 0.5));
-  std::vector<float> weights;
-  double sum = 0;
-  for (int64_t i = -radius; i <= radius; ++i) sum += std::exp(-0.5 * static_cast<double>(i * i) / (sigma * sigma));
-  for (int64_t i = -radius; i <= radius; ++i) weights.push_back(static_cast<float>(std::exp(-0.5 * static_cast<double>(i * i) / (sigma * sigma)) / sum));
+  int64_t radius = 0;
+  const std::vector<float> weights = GaussianWeights(sigma, &radius);
+  if (v.device().is_cpu()) {
+    torch::Tensor c = v.to(torch::kFloat).contiguous().clone();
+    Blur1dCpu(c.data_ptr<float>(), {v.size(2), v.size(3), v.size(4)}, axis, weights, radius);
+    return c;
+  }
   std::vector<int64_t> shape{1, 1, 1, 1, 1};
   shape[static_cast<size_t>(axis + 2)] = 2 * radius + 1;
   const torch::Tensor kernel = torch::tensor(weights, torch::kFloat).view(shape).to(v.device());

@@ -48,6 +48,10 @@ struct AugmentOptions {
   Range gamma{0.7, 1.5};
   double p_mirror_per_axis = 0.5;
   bool enabled = true;  // false: only the exact centre crop
+  // On the CPU the spatial transform uses a fused sampler (trilinear image +
+  // nearest labels, coordinates computed on the fly); true forces LibTorch's
+  // affine grid + grid_sample there too (the path CUDA always takes).
+  bool cpu_grid_sample = false;
 };
 
 // The cut size that lets any rotation (within rotation_degrees about every

@@ -219,6 +219,26 @@ TEST_F(AugmentTest, ImageAndLabelsStayAligned) {
   }
 }
 
+// The CPU's fused sampler computes the same map as affine_grid + grid_sample
+// (the CUDA path): image within float rounding, labels equal except where a
+// coordinate sits on a rounding tie.
+TEST_F(AugmentTest, FusedCpuSamplerMatchesGridSample) {
+  const Size3 patch{20, 24, 28};
+  AugmentOptions o = Nothing(patch);
+  o.p_rotation = o.p_scaling = 1;
+  const Size3 in = EnlargedPatchSize(o);
+  torch::manual_seed(3);
+  const torch::Tensor image = torch::randn({3, 1, in[0], in[1], in[2]});
+  const torch::Tensor seg = torch::randint(-1, 3, {3, 1, in[0], in[1], in[2]}, torch::kChar);
+  for (uint64_t seed = 0; seed < 3; ++seed) {
+    AugmentOptions ref = o;
+    ref.cpu_grid_sample = true;
+    const AugmentedBatch fused = Augment(image, seg, o, seed), grid = Augment(image, seg, ref, seed);
+    EXPECT_LT((fused.image - grid.image).abs().max().item<double>(), 1e-4) << seed;
+    EXPECT_GT((fused.seg == grid.seg).to(torch::kFloat).mean().item<double>(), 0.999) << seed;
+  }
+}
+
 // A factor > 1 zooms in: a cube of side 10 spans 10 * factor output voxels
 // along every axis, also for an anisotropic patch (which catches a mix-up of
 // torch's (x, y, z) = (W, H, D) order or of per-axis normalisation).
