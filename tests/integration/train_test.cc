@@ -1,7 +1,10 @@
 // The training engine end to end on tiny synthetic cases: it learns, resumes
 // exactly, and refuses bad input without overwriting anything.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <csignal>
 
 #include <atomic>
 #include <cstdlib>
@@ -138,6 +141,54 @@ TEST_F(TrainTest, ResumeAfterAnEpochOrMidEpochGivesIdenticalWeights) {
   int lines = 0;
   for (std::string line; std::getline(log, line);) EXPECT_EQ(Json::parse(line)["epoch"], ++lines);
   EXPECT_EQ(lines, 4);
+}
+
+// The way a user or a scheduler interrupts training: the `nephron train`
+// process gets SIGTERM (saves at the current iteration, exit 3) or SIGKILL
+// (loses at most the epoch in progress); `--resume` then ends with the same
+// weights as an uninterrupted run.
+TEST_F(TrainTest, CliSurvivesSigtermAndSigkill) {
+  const std::string straight = Fresh("cli_straight");
+  auto a = TrainFold(Options(straight, 5, 4));
+  ASSERT_TRUE(a.ok()) << a.status().message();
+  const std::string want = Digest(straight + "/fold_0/checkpoint_final.pt");
+  const std::string bin = NEPHRON_BINARY;
+  for (int sig : {SIGTERM, SIGKILL}) {
+    const std::string exp = Fresh(sig == SIGTERM ? "cli_term" : "cli_kill");
+    const std::string args = " --experiment " + exp + " --fold 0 --epochs 5 --iterations 4 --val-iterations 2 --threads 2 --spec " +
+                             (root_ / "spec.yaml").string();
+    const pid_t pid = fork();
+    if (pid == 0) {
+      const std::string cmd = "exec " + bin + " train" + args + " > " + exp + "/train.out 2>&1";
+      execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    // Wait for the second epoch's checkpoint, then interrupt.
+    for (int i = 0; i < 6000; ++i) {
+      std::ifstream log(exp + "/fold_0/training_log.jsonl");
+      int lines = 0;
+      for (std::string l; std::getline(log, l);) ++lines;
+      if (lines >= 2) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    kill(pid, sig);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (sig == SIGTERM) {
+      ASSERT_TRUE(WIFEXITED(status));
+      EXPECT_EQ(WEXITSTATUS(status), 3);
+    } else {
+      EXPECT_TRUE(WIFSIGNALED(status));
+    }
+    ASSERT_TRUE(fs::exists(exp + "/fold_0/checkpoint_latest.pt"));
+    EXPECT_FALSE(fs::exists(exp + "/fold_0/checkpoint_final.pt"));
+    ASSERT_EQ(std::system((bin + " train" + args + " --resume > " + exp + "/resume.out 2>&1").c_str()), 0);
+    EXPECT_EQ(Digest(exp + "/fold_0/checkpoint_final.pt"), want) << (sig == SIGTERM ? "SIGTERM" : "SIGKILL");
+    std::ifstream log(exp + "/fold_0/training_log.jsonl");
+    int lines = 0;
+    for (std::string line; std::getline(log, line);) EXPECT_EQ(Json::parse(line)["epoch"], ++lines);
+    EXPECT_EQ(lines, 5);
+  }
 }
 
 TEST_F(TrainTest, BadInputIsRefusedAndNothingIsOverwritten) {
