@@ -414,6 +414,15 @@ std::tuple<torch::Tensor, torch::Tensor> MinMax(const torch::Tensor& v) {
 
 constexpr std::array<int64_t, 3> kSpatialDims{2, 3, 4};
 
+// torch::std_mean runs a single-threaded Welford pass on the CPU (13 ms for
+// 2 x 128^3); two vectorised passes give the same unbiased std much faster.
+std::tuple<torch::Tensor, torch::Tensor> StdMean(const torch::Tensor& v) {
+  const torch::Tensor mean = v.mean(kSpatialDims, true);
+  const double n = static_cast<double>(v.size(2) * v.size(3) * v.size(4));
+  const torch::Tensor var = (v - mean).square_().sum(kSpatialDims, true) / std::max(1.0, n - 1);
+  return {var.sqrt_(), mean};
+}
+
 torch::Tensor Contrast(torch::Tensor x, const AugmentOptions& o, std::mt19937_64& rng) {
   std::vector<float> fire, factor;
   for (int64_t b = 0; b < x.size(0); ++b) {
@@ -459,13 +468,15 @@ torch::Tensor Gamma(torch::Tensor x, double p, bool invert, const AugmentOptions
     gamma.push_back(static_cast<float>(BgContrastFactor(rng, o.gamma)));
   }
   return OnFiring(std::move(x), fire, [&](const torch::Tensor& v, const std::vector<int64_t>& idx) {
-    const auto [std_dev, mean] = torch::std_mean(v, kSpatialDims, true, true);
+    const auto [std_dev, mean] = StdMean(v);
     const auto [lo, hi] = MinMax(v);
     const torch::Tensor range = hi - lo + 1e-7;
     // min(-v) = -max(v), so for the inverted case z = (v - max) * (-1 / range).
     torch::Tensor z = (v - (invert ? hi : lo)).mul_((invert ? -1.0 : 1.0) / range);
-    z.pow_(Gather(gamma, idx, v.device()));  // base >= 0 exactly: v - min never rounds below 0
-    const auto [z_std, z_mean] = torch::std_mean(z, kSpatialDims, true, true);
+    // base >= 0 exactly: v - min never rounds below 0. A scalar exponent per
+    // sample takes LibTorch's vectorised pow; a broadcast tensor exponent does not.
+    for (size_t k = 0; k < idx.size(); ++k) z[static_cast<int64_t>(k)].pow_(gamma[static_cast<size_t>(idx[k])]);
+    const auto [z_std, z_mean] = StdMean(z);
     const torch::Tensor a = (invert ? -1.0 : 1.0) * std_dev * range / (z_std * range + 1e-8);
     return torch::addcmul(mean - z_mean * a, z, a);
   });
