@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job on a fresh Debian 12 machine: install dependencies, build,
-# generate the built-in synthetic KiTS-like data set and preprocess it.
+# generate the built-in synthetic KiTS-like data set, preprocess it and train
+# cross-validation fold 0 with the small demo spec (deploy/demo.yaml).
 # Usage: deploy/demo.sh [WORKDIR]   (default ./demo)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,6 +9,8 @@ WORK="${1:-demo}"
 bash deploy/install-deps.sh
 bash deploy/build.sh
 ./build/jobs/nephron synth --out "$WORK/data" --cases 20 --seed 0 --size small
-./build/jobs/nephron preprocess --data "$WORK/data" --experiment "$WORK/experiment" --preset nnunet
+rm -rf "$WORK/experiment"
+./build/jobs/nephron preprocess --data "$WORK/data" --experiment "$WORK/experiment" --spec deploy/demo.yaml
+./build/jobs/nephron train --experiment "$WORK/experiment" --fold 0 --spec deploy/demo.yaml
 echo
-echo "Experiment folder: $WORK/experiment (plans.json, splits_final.json, nnUNetPlans_3d_fullres/)"
+echo "Experiment folder: $WORK/experiment (plans.json, splits_final.json, nnUNetPlans_3d_fullres/, fold_0/)"
