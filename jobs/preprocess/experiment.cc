@@ -177,6 +177,8 @@ Result<DatasetFingerprint> MergeIfComplete(const StageOptions& o, const data::Da
   return merged;
 }
 
+}  // namespace
+
 std::string PlanId(const std::string& plans_text) {
   uint64_t h = 1469598103934665603ULL;  // FNV-1a
   for (unsigned char ch : plans_text) h = (h ^ ch) * 1099511628211ULL;
@@ -184,8 +186,6 @@ std::string PlanId(const std::string& plans_text) {
   ss << std::hex << std::setw(16) << std::setfill('0') << h;
   return ss.str();
 }
-
-}  // namespace
 
 Result<StageReport> RunFingerprint(const StageOptions& o) {
   ASSIGN_OR_RETURN(data::Dataset d, Discover(o));

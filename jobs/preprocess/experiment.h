@@ -69,6 +69,10 @@ Result<StageReport> RunFingerprint(const StageOptions& o);
 Result<Plan> RunPlan(const StageOptions& o);
 Result<StageReport> RunPreprocess(const StageOptions& o);
 
+// The identity of a plans.json text (FNV-1a, hex): preprocessed cases and
+// checkpoints record it so that work done under another plan is not mixed in.
+std::string PlanId(const std::string& plans_text);
+
 // Loads plans.json from an experiment.
 Result<Plan> LoadPlan(const std::string& experiment_dir);
 

@@ -23,6 +23,28 @@ double PercentileSorted(const std::vector<float>& v, double q) {
   return static_cast<double>(v[lo]) + f * (static_cast<double>(v[hi]) - static_cast<double>(v[lo]));
 }
 
+Json IntensityStatsToJson(const IntensityStats& s) {
+  return {{"mean", s.mean},
+          {"median", s.median},
+          {"std", s.std},
+          {"min", s.min},
+          {"max", s.max},
+          {"percentile_00_5", s.percentile_00_5},
+          {"percentile_99_5", s.percentile_99_5}};
+}
+
+IntensityStats IntensityStatsFromJson(const Json& p) {
+  IntensityStats s;
+  s.mean = p.at("mean").get<double>();
+  s.median = p.at("median").get<double>();
+  s.std = p.at("std").get<double>();
+  s.min = p.at("min").get<double>();
+  s.max = p.at("max").get<double>();
+  s.percentile_00_5 = p.at("percentile_00_5").get<double>();
+  s.percentile_99_5 = p.at("percentile_99_5").get<double>();
+  return s;
+}
+
 IntensityStats ComputeIntensityStats(std::vector<float> v) {
   IntensityStats s;
   if (v.empty()) return s;
@@ -113,12 +135,6 @@ Result<CaseFingerprint> FingerprintCase(const data::CaseFiles& c, const Fingerpr
 }
 
 namespace {
-template <typename A>
-Json Arr(const A& a) {
-  Json j = Json::array();
-  for (const auto& x : a) j.push_back(x);
-  return j;
-}
 template <typename T, size_t N>
 bool ToArr(const Json& j, std::array<T, N>* out) {
   if (!j.is_array() || j.size() != N) return false;
@@ -135,10 +151,10 @@ Status WriteCaseFingerprint(const std::string& dir, const CaseFingerprint& f) {
   RETURN_IF_ERROR(data::WriteNpy<float>(dir + "/" + f.id + "_samples.npy", {static_cast<int64_t>(f.samples.size())},
                                         f.samples.data()));
   Json j = {{"id", f.id},
-            {"spacing", Arr(f.spacing)},
-            {"shape_before_crop", Arr(f.shape_before_crop)},
-            {"shape_after_crop", Arr(f.shape_after_crop)},
-            {"direction", Arr(f.direction)},
+            {"spacing", Json(f.spacing)},
+            {"shape_before_crop", Json(f.shape_before_crop)},
+            {"shape_after_crop", Json(f.shape_after_crop)},
+            {"direction", Json(f.direction)},
             {"relative_size_after_cropping", f.relative_size_after_cropping},
             {"num_foreground_voxels", f.num_foreground_voxels},
             {"num_samples", f.samples.size()}};
@@ -191,21 +207,12 @@ DatasetFingerprint MergeFingerprints(std::vector<CaseFingerprint> cases) {
 
 Json FingerprintToJson(const DatasetFingerprint& f) {
   Json spacings = Json::array(), shapes = Json::array();
-  for (const auto& s : f.spacings) spacings.push_back(Arr(s));
-  for (const auto& s : f.shapes_after_crop) shapes.push_back(Arr(s));
-  const IntensityStats& s = f.intensity;
+  for (const auto& s : f.spacings) spacings.push_back(Json(s));
+  for (const auto& s : f.shapes_after_crop) shapes.push_back(Json(s));
   return Json{{"case_identifiers", f.case_ids},
               {"spacings", spacings},
               {"shapes_after_crop", shapes},
-              {"foreground_intensity_properties_per_channel",
-               {{"0",
-                 {{"mean", s.mean},
-                  {"median", s.median},
-                  {"std", s.std},
-                  {"min", s.min},
-                  {"max", s.max},
-                  {"percentile_00_5", s.percentile_00_5},
-                  {"percentile_99_5", s.percentile_99_5}}}}},
+              {"foreground_intensity_properties_per_channel", {{"0", IntensityStatsToJson(f.intensity)}}},
               {"median_relative_size_after_cropping", f.median_relative_size_after_cropping},
               {"num_foreground_samples", f.num_samples}};
 }
@@ -224,14 +231,7 @@ Result<DatasetFingerprint> FingerprintFromJson(const Json& j, const std::string&
       if (!ToArr(s, &v)) return InvalidArgument(source + ": field shapes_after_crop: expected lists of 3 integers");
       f.shapes_after_crop.push_back(v);
     }
-    const Json& p = j.at("foreground_intensity_properties_per_channel").at("0");
-    f.intensity.mean = p.at("mean").get<double>();
-    f.intensity.median = p.at("median").get<double>();
-    f.intensity.std = p.at("std").get<double>();
-    f.intensity.min = p.at("min").get<double>();
-    f.intensity.max = p.at("max").get<double>();
-    f.intensity.percentile_00_5 = p.at("percentile_00_5").get<double>();
-    f.intensity.percentile_99_5 = p.at("percentile_99_5").get<double>();
+    f.intensity = IntensityStatsFromJson(j.at("foreground_intensity_properties_per_channel").at("0"));
     f.median_relative_size_after_cropping = j.at("median_relative_size_after_cropping").get<double>();
     f.num_samples = j.value("num_foreground_samples", int64_t{0});
   } catch (const Json::exception& e) {

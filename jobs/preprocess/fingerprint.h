@@ -37,6 +37,10 @@ struct CaseFingerprint {
 // Computes the statistics nnU-Net reports (numpy's mean, median, std, min, max
 // and linearly interpolated percentiles). Empty input gives zeros.
 IntensityStats ComputeIntensityStats(std::vector<float> values);
+// nnU-Net's keys: mean, median, std, min, max, percentile_00_5, percentile_99_5.
+Json IntensityStatsToJson(const IntensityStats& s);
+// Throws Json::exception on a missing key (callers add the file name).
+IntensityStats IntensityStatsFromJson(const Json& j);
 // numpy.percentile (linear) of sorted values.
 double PercentileSorted(const std::vector<float>& sorted, double q);
 

@@ -357,21 +357,14 @@ Result<Plan> MakePlan(const DatasetFingerprint& f, const JobSpec& spec, int num_
 }
 
 namespace {
-template <typename A>
-Json Arr(const A& a) {
-  Json j = Json::array();
-  for (const auto& x : a) j.push_back(x);
-  return j;
-}
 Json Arr3List(const std::vector<Int3>& v) {
   Json j = Json::array();
-  for (const auto& x : v) j.push_back(Arr(x));
+  for (const auto& x : v) j.push_back(Json(x));
   return j;
 }
 }  // namespace
 
 Json PlanToJson(const Plan& p, const std::string& dataset_name) {
-  const IntensityStats& s = p.intensity;
   const bool nearest_labels = p.label_interpolation == "nearest";
   Json arch = {
       {"network_class_name", "dynamic_network_architectures.architectures.unet.PlainConvUNet"},
@@ -395,9 +388,9 @@ Json PlanToJson(const Plan& p, const std::string& dataset_name) {
       {"data_identifier", "nnUNetPlans_3d_fullres"},
       {"preprocessor_name", "DefaultPreprocessor"},
       {"batch_size", p.batch_size},
-      {"patch_size", Arr(p.patch_size)},
-      {"median_image_size_in_voxels", Arr(p.median_shape)},
-      {"spacing", Arr(p.spacing)},
+      {"patch_size", Json(p.patch_size)},
+      {"median_image_size_in_voxels", Json(p.median_shape)},
+      {"spacing", Json(p.spacing)},
       {"normalization_schemes", {"CTNormalization"}},
       {"use_mask_for_norm", {false}},
       {"resampling_fn_data", "resample_data_or_seg_to_shape"},
@@ -414,24 +407,16 @@ Json PlanToJson(const Plan& p, const std::string& dataset_name) {
   return Json{
       {"dataset_name", dataset_name},
       {"plans_name", "nnUNetPlans"},
-      {"original_median_spacing_after_transp", Arr(p.median_spacing)},
-      {"original_median_shape_after_transp", Arr(p.median_shape)},
+      {"original_median_spacing_after_transp", Json(p.median_spacing)},
+      {"original_median_shape_after_transp", Json(p.median_shape)},
       {"image_reader_writer", "ITK (Nephron)"},
-      {"transpose_forward", Arr(p.transpose_forward)},
-      {"transpose_backward", Arr(p.transpose_backward)},
+      {"transpose_forward", Json(p.transpose_forward)},
+      {"transpose_backward", Json(p.transpose_backward)},
       {"configurations", {{"3d_fullres", cfg}}},
       {"experiment_planner_used", p.planner == "v2" ? "ExperimentPlanner (nnU-Net v2 rules)"
                                                      : "ExperimentPlanner3D_v21 (nnU-Net v1 rules)"},
       {"label_manager", "LabelManager"},
-      {"foreground_intensity_properties_per_channel",
-       {{"0",
-         {{"mean", s.mean},
-          {"median", s.median},
-          {"std", s.std},
-          {"min", s.min},
-          {"max", s.max},
-          {"percentile_00_5", s.percentile_00_5},
-          {"percentile_99_5", s.percentile_99_5}}}}},
+      {"foreground_intensity_properties_per_channel", {{"0", IntensityStatsToJson(p.intensity)}}},
       {"nephron",
        {{"preset", p.preset},
         {"planner", p.planner},
@@ -468,13 +453,7 @@ Result<Plan> PlanFromJson(const Json& j, const std::string& source) {
     for (const auto& x : a.at("strides")) p.strides.push_back(i3(x));
     for (const auto& x : a.at("kernel_sizes")) p.kernel_sizes.push_back(i3(x));
     p.n_conv_per_stage = a.at("n_conv_per_stage").at(0).get<int>();
-    p.intensity.mean = s.at("mean").get<double>();
-    p.intensity.median = s.at("median").get<double>();
-    p.intensity.std = s.at("std").get<double>();
-    p.intensity.min = s.at("min").get<double>();
-    p.intensity.max = s.at("max").get<double>();
-    p.intensity.percentile_00_5 = s.at("percentile_00_5").get<double>();
-    p.intensity.percentile_99_5 = s.at("percentile_99_5").get<double>();
+    p.intensity = IntensityStatsFromJson(s);
     p.preset = n.at("preset").get<std::string>();
     p.planner = n.at("planner").get<std::string>();
     p.reorient = n.at("reorient").get<bool>();

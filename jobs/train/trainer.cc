@@ -169,11 +169,7 @@ Result<FoldSetup> LoadFold(const TrainOptions& o) {
   preprocess::ExperimentPaths paths{o.experiment_dir};
   ASSIGN_OR_RETURN(f.plan, preprocess::LoadPlan(o.experiment_dir));
   ASSIGN_OR_RETURN(std::string plans_text, ReadFile(paths.Plans()));
-  uint64_t h = 1469598103934665603ULL;
-  for (unsigned char ch : plans_text) h = (h ^ ch) * 1099511628211ULL;
-  char buf[17];
-  std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(h));
-  f.plan_id = buf;
+  f.plan_id = preprocess::PlanId(plans_text);
   if (!FileExists(paths.Splits())) return FailedPrecondition(paths.Splits() + ": missing; run `nephron plan` first");
   ASSIGN_OR_RETURN(Json sj, ReadJsonFile(paths.Splits()));
   ASSIGN_OR_RETURN(std::vector<preprocess::Fold> folds, preprocess::SplitsFromJson(sj, paths.Splits()));
