@@ -176,12 +176,14 @@ void FusedSampleCpu(const float* img, const std::array<int64_t, 3>& is, const in
           double p[3];
           int64_t i0[3], i1[3];
           double f[3];
+          // p >= 0 after clamping, so truncation is floor (no libm call per voxel).
+          int64_t r[3];
           for (int i = 0; i < 3; ++i) {
             p[i] = std::min(std::max(x[i], 0.0), mx[i]);
-            const double fl = std::floor(p[i]);
-            i0[i] = static_cast<int64_t>(fl);
+            i0[i] = static_cast<int64_t>(p[i]);
             i1[i] = std::min<int64_t>(i0[i] + 1, in[i] - 1);
-            f[i] = p[i] - fl;
+            f[i] = p[i] - static_cast<double>(i0[i]);
+            r[i] = f[i] > 0.5 ? i1[i] : i0[i];  // nearest; exact .5 ties go down (grid_sample: to even)
             x[i] += m[i][2];
           }
           const float* q = img;
@@ -191,8 +193,7 @@ void FusedSampleCpu(const float* img, const std::array<int64_t, 3>& is, const in
           const double c10 = q[a1 + b0 + e0] * (1 - f[2]) + q[a1 + b0 + e1] * f[2];
           const double c11 = q[a1 + b1 + e0] * (1 - f[2]) + q[a1 + b1 + e1] * f[2];
           oimg[o] = static_cast<float>((c00 * (1 - f[1]) + c01 * f[1]) * (1 - f[0]) + (c10 * (1 - f[1]) + c11 * f[1]) * f[0]);
-          olab[o] = lab[static_cast<int64_t>(std::nearbyint(p[0])) * ls[0] + static_cast<int64_t>(std::nearbyint(p[1])) * ls[1] +
-                        static_cast<int64_t>(std::nearbyint(p[2])) * ls[2]];
+          olab[o] = lab[r[0] * ls[0] + r[1] * ls[1] + r[2] * ls[2]];
         }
       }
   };
@@ -330,6 +331,29 @@ void Blur1dCpu(float* data, const std::array<int64_t, 3>& shape, int axis, const
   for (int i = 0; i < axis; ++i) outer *= shape[static_cast<size_t>(i)];
   for (int i = axis + 1; i < 3; ++i) inner *= shape[static_cast<size_t>(i)];
   const bool reflect = radius < n;
+  if (inner == 1) {
+    // The last axis: each row is one short line; convolve it in place from a
+    // padded copy, with no per-element reflect arithmetic.
+    auto rows = [&](int64_t r0, int64_t r1) {
+      std::vector<float> pad(static_cast<size_t>(n + 2 * radius));
+      for (int64_t r = r0; r < r1; ++r) {
+        float* row = data + r * n;
+        for (int64_t i = -radius; i < n + radius; ++i) pad[static_cast<size_t>(i + radius)] = row[Mirror(i, n, reflect)];
+        for (int64_t k = 0; k < n; ++k) {
+          const float* src = pad.data() + k;
+          float acc = 0;
+          for (int64_t t = 0; t <= 2 * radius; ++t) acc += w[static_cast<size_t>(t)] * src[t];
+          row[k] = acc;
+        }
+      }
+    };
+    const int64_t parts = std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), outer));
+    std::vector<std::thread> pool;
+    for (int64_t k = 1; k < parts; ++k) pool.emplace_back(rows, outer * k / parts, outer * (k + 1) / parts);
+    rows(0, outer / parts);
+    for (auto& t : pool) t.join();
+    return;
+  }
   auto run = [&](int64_t o0, int64_t o1) {
     std::vector<float> line(static_cast<size_t>(n * inner));
     for (int64_t o = o0; o < o1; ++o) {

@@ -239,6 +239,25 @@ TEST_F(AugmentTest, FusedCpuSamplerMatchesGridSample) {
   }
 }
 
+// Blur of an impulse: mass kept, the peak spread out symmetrically along
+// every axis (checks the CPU's separable filter, including the last axis).
+TEST_F(AugmentTest, BlurSpreadsAnImpulseSymmetrically) {
+  const Size3 patch{15, 17, 19};
+  AugmentOptions o = Nothing(patch);
+  o.p_blur = o.p_blur_per_channel = 1;
+  torch::Tensor image = Shape5(1, patch);
+  image[0][0][7][8][9] = 1.0f;
+  const AugmentedBatch out = Augment(image, Shape5(1, patch).to(torch::kChar), o, 5);
+  const torch::Tensor v = out.image[0][0];
+  EXPECT_NEAR(v.sum().item<double>(), 1.0, 1e-5);
+  EXPECT_LT(v[7][8][9].item<double>(), 0.5);
+  EXPECT_GT(v[7][8][9].item<double>(), v[7][8][10].item<double>());
+  EXPECT_NEAR(v[7][8][8].item<double>(), v[7][8][10].item<double>(), 1e-7);
+  EXPECT_NEAR(v[7][7][9].item<double>(), v[7][9][9].item<double>(), 1e-7);
+  EXPECT_NEAR(v[6][8][9].item<double>(), v[8][8][9].item<double>(), 1e-7);
+  EXPECT_GT(v[7][8][10].item<double>(), 0.0);
+}
+
 // A factor > 1 zooms in: a cube of side 10 spans 10 * factor output voxels
 // along every axis, also for an anisotropic patch (which catches a mix-up of
 // torch's (x, y, z) = (W, H, D) order or of per-axis normalisation).
