@@ -461,6 +461,69 @@ torch::Tensor Contrast(torch::Tensor x, const AugmentOptions& o, std::mt19937_64
   });
 }
 
+}  // namespace
+
+torch::Tensor ResizeVolume(const torch::Tensor& v, const std::array<int64_t, 3>& size, bool linear) {
+  const std::vector<int64_t> sz(size.begin(), size.end());
+  if (!v.device().is_cpu()) {
+    auto opts = F::InterpolateFuncOptions().size(sz);
+    return F::interpolate(v, linear ? opts.mode(torch::kTrilinear).align_corners(false) : opts.mode(torch::kNearest));
+  }
+  torch::Tensor cur = v.to(torch::kFloat).contiguous();
+  for (int axis = 0; axis < 3; ++axis) {
+    const int64_t n = cur.size(axis + 2), m = size[static_cast<size_t>(axis)];
+    if (n == m) continue;
+    int64_t outer = cur.size(0) * cur.size(1), inner = 1;
+    for (int a = 0; a < axis; ++a) outer *= cur.size(a + 2);
+    for (int a = axis + 1; a < 3; ++a) inner *= cur.size(a + 2);
+    std::vector<int64_t> shape = cur.sizes().vec();
+    shape[static_cast<size_t>(axis + 2)] = m;
+    torch::Tensor next = torch::empty(shape, cur.options());
+    const double scale = static_cast<double>(n) / static_cast<double>(m);
+    std::vector<int64_t> i0(static_cast<size_t>(m)), i1(static_cast<size_t>(m));
+    std::vector<float> w1(static_cast<size_t>(m));
+    for (int64_t o = 0; o < m; ++o) {
+      const size_t k = static_cast<size_t>(o);
+      if (linear) {
+        const double src = std::max(0.0, (static_cast<double>(o) + 0.5) * scale - 0.5);
+        i0[k] = std::min<int64_t>(static_cast<int64_t>(src), n - 1);
+        i1[k] = std::min<int64_t>(i0[k] + 1, n - 1);
+        w1[k] = static_cast<float>(src - static_cast<double>(i0[k]));
+      } else {
+        i0[k] = i1[k] = std::min<int64_t>(static_cast<int64_t>(std::floor(static_cast<double>(o) * scale)), n - 1);
+        w1[k] = 0;
+      }
+    }
+    const float* src = cur.data_ptr<float>();
+    float* dst = next.data_ptr<float>();
+    auto run = [&](int64_t o0, int64_t o1) {  // over outer * m output rows
+      for (int64_t r = o0; r < o1; ++r) {
+        const int64_t q = r / m, o = r % m;
+        const size_t k = static_cast<size_t>(o);
+        const float* a = src + (q * n + i0[k]) * inner;
+        const float* b = src + (q * n + i1[k]) * inner;
+        float* d = dst + r * inner;
+        const float wb = w1[k], wa = 1.0f - wb;
+        if (wb == 0.0f) {
+          std::copy(a, a + inner, d);
+        } else {
+          for (int64_t i = 0; i < inner; ++i) d[i] = wa * a[i] + wb * b[i];
+        }
+      }
+    };
+    const int64_t rows = outer * m;
+    const int64_t parts = std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), rows));
+    std::vector<std::thread> pool;
+    for (int64_t t = 1; t < parts; ++t) pool.emplace_back(run, rows * t / parts, rows * (t + 1) / parts);
+    run(0, rows / parts);
+    for (auto& th : pool) th.join();
+    cur = next;
+  }
+  return cur;
+}
+
+namespace {
+
 torch::Tensor LowResolution(torch::Tensor x, const AugmentOptions& o, std::mt19937_64& rng) {
   const std::vector<int64_t> shape{x.size(2), x.size(3), x.size(4)};
   for (int64_t b = 0; b < x.size(0); ++b) {
@@ -472,8 +535,8 @@ torch::Tensor LowResolution(torch::Tensor x, const AugmentOptions& o, std::mt199
       std::vector<int64_t> small;
       for (int64_t n : shape) small.push_back(std::max<int64_t>(1, std::llround(static_cast<double>(n) * zoom)));
       const torch::Tensor v = x.slice(0, b, b + 1).slice(1, c, c + 1);
-      const torch::Tensor down = F::interpolate(v, F::InterpolateFuncOptions().size(small).mode(torch::kNearest));
-      v.copy_(F::interpolate(down, F::InterpolateFuncOptions().size(shape).mode(torch::kTrilinear).align_corners(false)));
+      const torch::Tensor down = ResizeVolume(v, {small[0], small[1], small[2]}, false);
+      v.copy_(ResizeVolume(down, {shape[0], shape[1], shape[2]}, true));
     }
   }
   return x;

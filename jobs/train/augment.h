@@ -68,6 +68,13 @@ struct AugmentedBatch {
 // d, h, w >= patch_size. Both on the same device.
 AugmentedBatch Augment(const torch::Tensor& image, const torch::Tensor& seg, const AugmentOptions& o, uint64_t seed);
 
+// Resizes [B, C, D, H, W] to `size` like F::interpolate with mode nearest
+// (src = floor(dst * in / out)) or trilinear (align_corners = false). On the
+// CPU it runs as three separable passes over std::threads (LibTorch 1.13's
+// 3-D trilinear kernel is several times slower); elsewhere it calls
+// F::interpolate.
+torch::Tensor ResizeVolume(const torch::Tensor& v, const std::array<int64_t, 3>& size, bool linear);
+
 // Exact centre crop to `size` (no augmentation).
 torch::Tensor CenterCrop(const torch::Tensor& t, const std::array<int64_t, 3>& size);
 

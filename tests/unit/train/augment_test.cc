@@ -258,6 +258,21 @@ TEST_F(AugmentTest, BlurSpreadsAnImpulseSymmetrically) {
   EXPECT_GT(v[7][8][10].item<double>(), 0.0);
 }
 
+// The CPU's separable resize (simulate low resolution) equals F::interpolate.
+TEST_F(AugmentTest, ResizeVolumeMatchesInterpolate) {
+  namespace F = torch::nn::functional;
+  torch::manual_seed(2);
+  const torch::Tensor v = torch::randn({2, 1, 13, 17, 19});
+  for (const Size3& size : {Size3{7, 9, 11}, Size3{20, 17, 30}, Size3{13, 5, 19}}) {
+    const std::vector<int64_t> sz(size.begin(), size.end());
+    const torch::Tensor lin = F::interpolate(
+        v, F::InterpolateFuncOptions().size(sz).mode(torch::kTrilinear).align_corners(false));
+    const torch::Tensor near = F::interpolate(v, F::InterpolateFuncOptions().size(sz).mode(torch::kNearest));
+    EXPECT_LT((ResizeVolume(v, size, true) - lin).abs().max().item<double>(), 1e-5);
+    EXPECT_TRUE(torch::equal(ResizeVolume(v, size, false), near));
+  }
+}
+
 // A factor > 1 zooms in: a cube of side 10 spans 10 * factor output voxels
 // along every axis, also for an anisotropic patch (which catches a mix-up of
 // torch's (x, y, z) = (W, H, D) order or of per-axis normalisation).
