@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cstdio>
 
+#include "common/json_util.h"
 #include "common/spec.h"
 #include "jobs/cli/commands.h"
 #include "jobs/train/train_bench.h"
@@ -15,8 +16,11 @@ namespace {
 std::atomic<bool> g_stop{false};
 extern "C" void OnStopSignal(int) { g_stop.store(true); }
 
-// Reads the experiment's preset from experiment.json so a spec is optional.
-std::string ExperimentPreset(const std::string& exp);
+// The experiment's preset (from experiment.json), so a spec is optional; empty when unknown.
+std::string ExperimentPreset(const std::string& exp) {
+  auto j = ReadJsonFile(exp + "/experiment.json");
+  return j.ok() ? j->value("preset", "") : "";
+}
 
 }  // namespace
 
@@ -96,22 +100,5 @@ int BenchTrain(int argc, char** argv) {
   }
   return train::RunTrainBench(o);
 }
-
-namespace {
-std::string ExperimentPreset(const std::string& exp) {
-  FILE* f = std::fopen((exp + "/experiment.json").c_str(), "r");
-  if (!f) return "";
-  char buf[4096];
-  const size_t n = std::fread(buf, 1, sizeof(buf) - 1, f);
-  std::fclose(f);
-  buf[n] = 0;
-  const std::string s(buf);
-  const auto k = s.find("\"preset\"");
-  if (k == std::string::npos) return "";
-  const auto a = s.find('"', s.find(':', k) + 1);
-  const auto b = s.find('"', a + 1);
-  return a == std::string::npos || b == std::string::npos ? "" : s.substr(a + 1, b - a - 1);
-}
-}  // namespace
 
 }  // namespace nephron::cli

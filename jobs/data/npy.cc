@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <regex>
 
 #include "common/fs_util.h"
@@ -47,41 +48,56 @@ Status WriteNpyRaw(const std::string& path, const std::string& dtype, const std:
   return RenameInto(tmp, path);
 }
 
-Result<NpyArray> ReadNpy(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return NotFound(path + ": cannot open");
-  char magic[8];
-  if (!in.read(magic, 8) || std::memcmp(magic, "\x93NUMPY", 6) != 0)
-    return DataLoss(path + ": not a .npy file (bad magic)");
-  uint32_t hlen = 0;
-  if (magic[6] == 1) {
-    unsigned char l[2];
-    if (!in.read(reinterpret_cast<char*>(l), 2)) return DataLoss(path + ": truncated header");
-    hlen = l[0] | (l[1] << 8);
+int64_t NpyHeader::NumElements() const {
+  int64_t n = 1;
+  for (auto s : shape) n *= s;
+  return n;
+}
+
+Result<NpyHeader> ParseNpyHeader(const char* p, size_t size, const std::string& path) {
+  if (size < 10 || std::memcmp(p, "\x93NUMPY", 6) != 0) return DataLoss(path + ": not a .npy file (bad magic)");
+  const auto* u = reinterpret_cast<const unsigned char*>(p);
+  size_t hlen, off;
+  if (u[6] == 1) {
+    hlen = u[8] | (u[9] << 8);
+    off = 10;
   } else {
-    unsigned char l[4];
-    if (!in.read(reinterpret_cast<char*>(l), 4)) return DataLoss(path + ": truncated header");
-    hlen = l[0] | (l[1] << 8) | (l[2] << 16) | (static_cast<uint32_t>(l[3]) << 24);
+    if (size < 12) return DataLoss(path + ": truncated header");
+    hlen = u[8] | (u[9] << 8) | (static_cast<size_t>(u[10]) << 16) | (static_cast<size_t>(u[11]) << 24);
+    off = 12;
   }
-  std::string dict(hlen, '\0');
-  if (!in.read(dict.data(), hlen)) return DataLoss(path + ": truncated header");
+  if (off + hlen > size) return DataLoss(path + ": truncated header");
+  const std::string dict(p + off, hlen);
   std::smatch m;
-  NpyArray a;
+  NpyHeader h;
   if (!std::regex_search(dict, m, std::regex("'descr':\\s*'([^']+)'"))) return DataLoss(path + ": header lacks descr");
-  a.dtype = m[1];
+  h.dtype = m[1];
   if (dict.find("'fortran_order': True") != std::string::npos)
     return InvalidArgument(path + ": Fortran-order arrays are not supported");
   if (!std::regex_search(dict, m, std::regex("'shape':\\s*\\(([^)]*)\\)"))) return DataLoss(path + ": header lacks shape");
   const std::string shp = m[1];
   std::regex num("\\d+");
   for (auto it = std::sregex_iterator(shp.begin(), shp.end(), num); it != std::sregex_iterator(); ++it)
-    a.shape.push_back(std::stoll(it->str()));
-  size_t item = 0;
-  if (a.dtype.size() >= 3) item = static_cast<size_t>(std::stoi(a.dtype.substr(2)));
-  if (item == 0) return InvalidArgument(path + ": unsupported dtype " + a.dtype);
-  a.bytes.resize(static_cast<size_t>(a.NumElements()) * item);
-  if (!in.read(a.bytes.data(), static_cast<std::streamsize>(a.bytes.size())))
-    return DataLoss(path + ": truncated payload (expected " + std::to_string(a.bytes.size()) + " bytes)");
+    h.shape.push_back(std::stoll(it->str()));
+  if (h.dtype.size() >= 3) h.item_size = static_cast<size_t>(std::stoi(h.dtype.substr(2)));
+  if (h.item_size == 0) return InvalidArgument(path + ": unsupported dtype " + h.dtype);
+  h.data_offset = off + hlen;
+  const size_t need = static_cast<size_t>(h.NumElements()) * h.item_size;
+  if (h.data_offset + need > size)
+    return DataLoss(path + ": truncated payload (expected " + std::to_string(need) + " bytes)");
+  return h;
+}
+
+Result<NpyArray> ReadNpy(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return NotFound(path + ": cannot open");
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSIGN_OR_RETURN(NpyHeader h, ParseNpyHeader(bytes.data(), bytes.size(), path));
+  NpyArray a;
+  a.dtype = h.dtype;
+  a.shape = h.shape;
+  a.bytes.assign(bytes.begin() + static_cast<std::ptrdiff_t>(h.data_offset),
+                 bytes.begin() + static_cast<std::ptrdiff_t>(h.data_offset + static_cast<size_t>(h.NumElements()) * h.item_size));
   return a;
 }
 

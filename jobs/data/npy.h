@@ -38,6 +38,20 @@ Status WriteNpy(const std::string& path, const std::vector<int64_t>& shape, cons
   return WriteNpyRaw(path, NpyDtype<T>(), shape, data, static_cast<size_t>(n) * sizeof(T));
 }
 
+// A parsed .npy header: where the payload starts in the file and what it is.
+struct NpyHeader {
+  std::string dtype;
+  std::vector<int64_t> shape;
+  size_t data_offset = 0;
+  size_t item_size = 0;
+  int64_t NumElements() const;
+};
+
+// Parses the header at the start of a .npy file's bytes `p` (`size` bytes of
+// the file available) and checks that the whole payload fits in `size`.
+// `path` only names the file in errors. C order only.
+Result<NpyHeader> ParseNpyHeader(const char* p, size_t size, const std::string& path);
+
 // Reads a v1/v2 .npy with a C-order array; DataLoss on a truncated payload.
 Result<NpyArray> ReadNpy(const std::string& path);
 

@@ -9,7 +9,6 @@
 #include <cmath>
 #include <cstring>
 #include <random>
-#include <regex>
 
 #include "jobs/data/npy.h"
 
@@ -32,33 +31,10 @@ Result<std::shared_ptr<MappedNpy>> MappedNpy::Open(const std::string& path) {
   m->map_ = map;
   m->map_size_ = size;
   const char* p = static_cast<const char*>(map);
-  if (std::memcmp(p, "\x93NUMPY", 6) != 0) return DataLoss(path + ": not a .npy file");
-  size_t hlen, off;
-  if (p[6] == 1) {
-    hlen = static_cast<unsigned char>(p[8]) | (static_cast<unsigned char>(p[9]) << 8);
-    off = 10;
-  } else {
-    hlen = static_cast<unsigned char>(p[8]) | (static_cast<unsigned char>(p[9]) << 8) |
-           (static_cast<size_t>(static_cast<unsigned char>(p[10])) << 16) |
-           (static_cast<size_t>(static_cast<unsigned char>(p[11])) << 24);
-    off = 12;
-  }
-  if (off + hlen > size) return DataLoss(path + ": truncated header");
-  const std::string dict(p + off, hlen);
-  std::smatch mm;
-  if (!std::regex_search(dict, mm, std::regex("'descr':\\s*'([^']+)'"))) return DataLoss(path + ": no descr");
-  m->dtype_ = mm[1];
-  if (!std::regex_search(dict, mm, std::regex("'shape':\\s*\\(([^)]*)\\)"))) return DataLoss(path + ": no shape");
-  const std::string shp = mm[1];
-  std::regex num("\\d+");
-  for (auto it = std::sregex_iterator(shp.begin(), shp.end(), num); it != std::sregex_iterator(); ++it)
-    m->shape_.push_back(std::stoll(it->str()));
-  int64_t n = 1;
-  for (auto s : m->shape_) n *= s;
-  const size_t item = static_cast<size_t>(std::stoi(m->dtype_.substr(2)));
-  if (off + hlen + static_cast<size_t>(n) * item > size)
-    return DataLoss(path + ": truncated payload (file has " + std::to_string(size) + " bytes)");
-  m->data_ = p + off + hlen;
+  ASSIGN_OR_RETURN(data::NpyHeader h, data::ParseNpyHeader(p, size, path));
+  m->dtype_ = h.dtype;
+  m->shape_ = h.shape;
+  m->data_ = p + h.data_offset;
   return m;
 }
 
