@@ -1,9 +1,10 @@
 #include "jobs/train/augment.h"
 
+#include "jobs/train/cpu_kernels.h"
+
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <algorithm>
-#include <thread>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -132,76 +133,9 @@ torch::Tensor AffineGrid(const std::array<double, 12>& theta, const std::array<i
 std::array<int64_t, 3> SpatialSize(const torch::Tensor& t) { return {t.size(-3), t.size(-2), t.size(-1)}; }
 
 // Border padding only matters if the cut was smaller than EnlargedPatchSize.
-// torch 1.13's 3-D grid_sample runs on one CPU thread (and at::parallel_for
-// is serial in translation units built without -fopenmp), so on the CPU the
-// output is split along depth over plain std::threads, one slab each.
 torch::Tensor GridSample(const torch::Tensor& v, const torch::Tensor& grid, bool nearest) {
   auto opts = F::GridSampleFuncOptions().padding_mode(torch::kBorder).align_corners(false);
-  opts = nearest ? opts.mode(torch::kNearest) : opts.mode(torch::kBilinear);
-  const int64_t depth = grid.size(1);
-  const int64_t parts = std::min<int64_t>(at::get_num_threads(), depth);
-  if (!v.device().is_cpu() || parts < 2) return F::grid_sample(v, grid, opts);
-  torch::Tensor out = torch::empty({v.size(0), v.size(1), depth, grid.size(2), grid.size(3)}, v.options());
-  auto slab = [&](int64_t k) {
-    const int64_t d0 = depth * k / parts, d1 = depth * (k + 1) / parts;
-    at::NoGradGuard ng;
-    out.slice(2, d0, d1).copy_(F::grid_sample(v, grid.slice(1, d0, d1), opts));
-  };
-  std::vector<std::thread> pool;
-  for (int64_t k = 1; k < parts; ++k) pool.emplace_back(slab, k);
-  slab(0);
-  for (auto& t : pool) t.join();
-  return out;
-}
-
-// The CPU fast path of Resample: input voxel x = c + M (o - (out - 1) / 2)
-// for output voxel o (the same map affine_grid + grid_sample evaluate with
-// align_corners=false), trilinear for the image and nearest for the labels,
-// coordinates clamped to the box (border padding). Output depth slabs are
-// spread over std::threads.
-void FusedSampleCpu(const float* img, const std::array<int64_t, 3>& is, const int8_t* lab, const std::array<int64_t, 3>& ls,
-                    const std::array<int64_t, 3>& in, const Mat3& m, const std::array<double, 3>& c,
-                    const std::array<int64_t, 3>& out, float* oimg, int8_t* olab) {
-  const double h0 = (static_cast<double>(out[0]) - 1) / 2, h1 = (static_cast<double>(out[1]) - 1) / 2,
-               h2 = (static_cast<double>(out[2]) - 1) / 2;
-  const double mx[3] = {static_cast<double>(in[0] - 1), static_cast<double>(in[1] - 1), static_cast<double>(in[2] - 1)};
-  const int64_t s0 = is[0], s1 = is[1], s2 = is[2];
-  auto slab = [&](int64_t a0, int64_t a1) {
-    for (int64_t a = a0; a < a1; ++a)
-      for (int64_t b = 0; b < out[1]; ++b) {
-        double x[3];
-        for (int i = 0; i < 3; ++i) x[i] = c[i] + m[i][0] * (a - h0) + m[i][1] * (b - h1) + m[i][2] * (0 - h2);
-        size_t o = static_cast<size_t>((a * out[1] + b) * out[2]);
-        for (int64_t k = 0; k < out[2]; ++k, ++o) {
-          double p[3];
-          int64_t i0[3], i1[3];
-          double f[3];
-          // p >= 0 after clamping, so truncation is floor (no libm call per voxel).
-          int64_t r[3];
-          for (int i = 0; i < 3; ++i) {
-            p[i] = std::min(std::max(x[i], 0.0), mx[i]);
-            i0[i] = static_cast<int64_t>(p[i]);
-            i1[i] = std::min<int64_t>(i0[i] + 1, in[i] - 1);
-            f[i] = p[i] - static_cast<double>(i0[i]);
-            r[i] = f[i] > 0.5 ? i1[i] : i0[i];  // nearest; exact .5 ties go down (grid_sample: to even)
-            x[i] += m[i][2];
-          }
-          const float* q = img;
-          const int64_t a0 = i0[0] * s0, a1 = i1[0] * s0, b0 = i0[1] * s1, b1 = i1[1] * s1, e0 = i0[2] * s2, e1 = i1[2] * s2;
-          const double c00 = q[a0 + b0 + e0] * (1 - f[2]) + q[a0 + b0 + e1] * f[2];
-          const double c01 = q[a0 + b1 + e0] * (1 - f[2]) + q[a0 + b1 + e1] * f[2];
-          const double c10 = q[a1 + b0 + e0] * (1 - f[2]) + q[a1 + b0 + e1] * f[2];
-          const double c11 = q[a1 + b1 + e0] * (1 - f[2]) + q[a1 + b1 + e1] * f[2];
-          oimg[o] = static_cast<float>((c00 * (1 - f[1]) + c01 * f[1]) * (1 - f[0]) + (c10 * (1 - f[1]) + c11 * f[1]) * f[0]);
-          olab[o] = lab[r[0] * ls[0] + r[1] * ls[1] + r[2] * ls[2]];
-        }
-      }
-  };
-  const int64_t parts = std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), out[0]));
-  std::vector<std::thread> pool;
-  for (int64_t k = 1; k < parts; ++k) pool.emplace_back(slab, out[0] * k / parts, out[0] * (k + 1) / parts);
-  slab(0, out[0] / parts);
-  for (auto& t : pool) t.join();
+  return F::grid_sample(v, grid, nearest ? opts.mode(torch::kNearest) : opts.mode(torch::kBilinear));
 }
 
 // Resamples sample `b` through M into out.image[b] / out.seg[b]. The rotation
@@ -232,7 +166,7 @@ void Resample(const torch::Tensor& image, const torch::Tensor& seg, int64_t b, c
     const torch::Tensor bl = lab.scalar_type() == torch::kChar ? lab : lab.to(torch::kChar);
     torch::Tensor oi = torch::empty({patch[0], patch[1], patch[2]}, torch::kFloat);
     torch::Tensor ol = torch::empty({patch[0], patch[1], patch[2]}, torch::kChar);
-    FusedSampleCpu(bi.data_ptr<float>(), {bi.stride(2), bi.stride(3), bi.stride(4)}, bl.data_ptr<int8_t>(),
+    cpu::AffineSample(bi.data_ptr<float>(), {bi.stride(2), bi.stride(3), bi.stride(4)}, bl.data_ptr<int8_t>(),
                    {bl.stride(2), bl.stride(3), bl.stride(4)}, box, m, centre, patch, oi.data_ptr<float>(), ol.data_ptr<int8_t>());
     out.image.slice(0, b, b + 1).copy_(oi.view({1, 1, patch[0], patch[1], patch[2]}));
     out.seg.slice(0, b, b + 1).copy_(ol.view({1, 1, patch[0], patch[1], patch[2]}));
@@ -314,73 +248,6 @@ std::vector<float> GaussianWeights(double sigma, int64_t* radius) {
   return weights;
 }
 
-// Reflect (mirror without repeating the edge), replicate when the kernel is
-// wider than the axis, as F::pad does in the device path below.
-int64_t Mirror(int64_t i, int64_t n, bool reflect) {
-  if (!reflect) return std::min<int64_t>(std::max<int64_t>(i, 0), n - 1);
-  if (i < 0) return -i;
-  if (i >= n) return 2 * (n - 1) - i;
-  return i;
-}
-
-// CPU: the 1-D Gaussian along `axis` of a contiguous [D, H, W] float volume,
-// whole rows at a time (vectorisable), split over std::threads.
-void Blur1dCpu(float* data, const std::array<int64_t, 3>& shape, int axis, const std::vector<float>& w, int64_t radius) {
-  int64_t outer = 1, inner = 1;
-  const int64_t n = shape[static_cast<size_t>(axis)];
-  for (int i = 0; i < axis; ++i) outer *= shape[static_cast<size_t>(i)];
-  for (int i = axis + 1; i < 3; ++i) inner *= shape[static_cast<size_t>(i)];
-  const bool reflect = radius < n;
-  if (inner == 1) {
-    // The last axis: each row is one short line; convolve it in place from a
-    // padded copy, with no per-element reflect arithmetic.
-    auto rows = [&](int64_t r0, int64_t r1) {
-      std::vector<float> pad(static_cast<size_t>(n + 2 * radius));
-      for (int64_t r = r0; r < r1; ++r) {
-        float* row = data + r * n;
-        for (int64_t i = -radius; i < n + radius; ++i) pad[static_cast<size_t>(i + radius)] = row[Mirror(i, n, reflect)];
-        for (int64_t k = 0; k < n; ++k) {
-          const float* src = pad.data() + k;
-          float acc = 0;
-          for (int64_t t = 0; t <= 2 * radius; ++t) acc += w[static_cast<size_t>(t)] * src[t];
-          row[k] = acc;
-        }
-      }
-    };
-    const int64_t parts = std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), outer));
-    std::vector<std::thread> pool;
-    for (int64_t k = 1; k < parts; ++k) pool.emplace_back(rows, outer * k / parts, outer * (k + 1) / parts);
-    rows(0, outer / parts);
-    for (auto& t : pool) t.join();
-    return;
-  }
-  auto run = [&](int64_t o0, int64_t o1) {
-    std::vector<float> line(static_cast<size_t>(n * inner));
-    for (int64_t o = o0; o < o1; ++o) {
-      float* base = data + o * n * inner;
-      std::copy(base, base + n * inner, line.begin());
-      for (int64_t k = 0; k < n; ++k) {
-        float* dst = base + k * inner;
-        for (int64_t i = 0; i < inner; ++i) dst[i] = 0;
-        for (int64_t t = -radius; t <= radius; ++t) {
-          const float wt = w[static_cast<size_t>(t + radius)];
-          const float* src = line.data() + Mirror(k + t, n, reflect) * inner;
-          for (int64_t i = 0; i < inner; ++i) dst[i] += wt * src[i];
-        }
-      }
-    }
-  };
-  const int64_t parts = std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), outer));
-  if (parts == 1 && axis == 0) {
-    run(0, 1);  // a single slab: rows are long, one thread is fine
-    return;
-  }
-  std::vector<std::thread> pool;
-  for (int64_t k = 1; k < parts; ++k) pool.emplace_back(run, outer * k / parts, outer * (k + 1) / parts);
-  run(0, outer / parts);
-  for (auto& t : pool) t.join();
-}
-
 torch::Tensor Blur1d(const torch::Tensor& v, double sigma, int axis) {
   const int64_t size = v.size(axis + 2);
   if (size == 1) return v;
@@ -388,7 +255,7 @@ torch::Tensor Blur1d(const torch::Tensor& v, double sigma, int axis) {
   const std::vector<float> weights = GaussianWeights(sigma, &radius);
   if (v.device().is_cpu()) {
     torch::Tensor c = v.to(torch::kFloat).contiguous().clone();
-    Blur1dCpu(c.data_ptr<float>(), {v.size(2), v.size(3), v.size(4)}, axis, weights, radius);
+    cpu::GaussianBlurAxis(c.data_ptr<float>(), {v.size(2), v.size(3), v.size(4)}, axis, weights, radius);
     return c;
   }
   std::vector<int64_t> shape{1, 1, 1, 1, 1};
@@ -479,44 +346,7 @@ torch::Tensor ResizeVolume(const torch::Tensor& v, const std::array<int64_t, 3>&
     std::vector<int64_t> shape = cur.sizes().vec();
     shape[static_cast<size_t>(axis + 2)] = m;
     torch::Tensor next = torch::empty(shape, cur.options());
-    const double scale = static_cast<double>(n) / static_cast<double>(m);
-    std::vector<int64_t> i0(static_cast<size_t>(m)), i1(static_cast<size_t>(m));
-    std::vector<float> w1(static_cast<size_t>(m));
-    for (int64_t o = 0; o < m; ++o) {
-      const size_t k = static_cast<size_t>(o);
-      if (linear) {
-        const double src = std::max(0.0, (static_cast<double>(o) + 0.5) * scale - 0.5);
-        i0[k] = std::min<int64_t>(static_cast<int64_t>(src), n - 1);
-        i1[k] = std::min<int64_t>(i0[k] + 1, n - 1);
-        w1[k] = static_cast<float>(src - static_cast<double>(i0[k]));
-      } else {
-        i0[k] = i1[k] = std::min<int64_t>(static_cast<int64_t>(std::floor(static_cast<double>(o) * scale)), n - 1);
-        w1[k] = 0;
-      }
-    }
-    const float* src = cur.data_ptr<float>();
-    float* dst = next.data_ptr<float>();
-    auto run = [&](int64_t o0, int64_t o1) {  // over outer * m output rows
-      for (int64_t r = o0; r < o1; ++r) {
-        const int64_t q = r / m, o = r % m;
-        const size_t k = static_cast<size_t>(o);
-        const float* a = src + (q * n + i0[k]) * inner;
-        const float* b = src + (q * n + i1[k]) * inner;
-        float* d = dst + r * inner;
-        const float wb = w1[k], wa = 1.0f - wb;
-        if (wb == 0.0f) {
-          std::copy(a, a + inner, d);
-        } else {
-          for (int64_t i = 0; i < inner; ++i) d[i] = wa * a[i] + wb * b[i];
-        }
-      }
-    };
-    const int64_t rows = outer * m;
-    const int64_t parts = std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), rows));
-    std::vector<std::thread> pool;
-    for (int64_t t = 1; t < parts; ++t) pool.emplace_back(run, rows * t / parts, rows * (t + 1) / parts);
-    run(0, rows / parts);
-    for (auto& th : pool) th.join();
+    cpu::ResizeAxis(cur.data_ptr<float>(), next.data_ptr<float>(), outer, n, m, inner, linear);
     cur = next;
   }
   return cur;

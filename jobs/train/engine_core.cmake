@@ -6,6 +6,7 @@ add_library(nephron_train_core STATIC
   ${PROJECT_SOURCE_DIR}/jobs/train/network.cc
   ${PROJECT_SOURCE_DIR}/jobs/train/loss.cc
   ${PROJECT_SOURCE_DIR}/jobs/train/augment.cc
+  ${PROJECT_SOURCE_DIR}/jobs/train/cpu_kernels.cc
   ${PROJECT_SOURCE_DIR}/jobs/train/augment_bench.cc
   ${PROJECT_SOURCE_DIR}/jobs/train/train_bench.cc
 )
