@@ -17,7 +17,11 @@ const std::vector<Command>& AllCommands() {
       {"preprocess", "crop, normalise, resample and store the training cases (shardable)", RunPreprocess},
 #ifdef NEPHRON_HAVE_TORCH
       {"train", "train a cross-validation fold (LibTorch, cpu or cuda)", RunTrain},
+      {"validate", "predict a fold's held-out cases with its checkpoint and score them", RunValidate},
+      {"crossval", "pool validated folds: CV metrics and the postprocessing decision", RunCrossval},
+      {"predict", "segment NIfTI images with the trained folds (sliding window, TTA, ensemble)", RunPredict},
 #endif
+      {"evaluate", "KiTS19 metrics (CSV + JSON) and preview PNGs of predictions against ground truth", RunEvaluate},
       {"bench", "benchmarks that print a table (bench preprocess | bench train)", RunBench},
   };
   return kCommands;

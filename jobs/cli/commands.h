@@ -32,7 +32,12 @@ int RunFingerprint(int argc, char** argv);
 int RunPlan(int argc, char** argv);
 int RunPreprocess(int argc, char** argv);
 int RunBench(int argc, char** argv);
+int RunEvaluate(int argc, char** argv);
 int RunTrain(int argc, char** argv);   // with LibTorch only
 int BenchTrain(int argc, char** argv);  // with LibTorch only
+int RunPredict(int argc, char** argv);  // with LibTorch only
+int RunValidate(int argc, char** argv);  // with LibTorch only
+int RunCrossval(int argc, char** argv);  // with LibTorch only
+int BenchPredictChild(int argc, char** argv);  // with LibTorch only
 
 }  // namespace nephron::cli

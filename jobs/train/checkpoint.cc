@@ -9,6 +9,19 @@
 
 namespace nephron::train {
 
+UNetConfig ConfigFromPlan(const preprocess::Plan& p, bool deep_supervision) {
+  UNetConfig c;
+  c.num_classes = p.num_classes;
+  c.features = p.features_per_stage;
+  c.kernel_sizes = p.kernel_sizes;
+  c.strides = p.strides;
+  c.n_conv_per_stage = p.n_conv_per_stage;
+  c.n_conv_per_stage_decoder = p.n_conv_per_stage;
+  c.maxpool = p.downsampling == "maxpool";
+  c.deep_supervision = deep_supervision;
+  return c;
+}
+
 Status SaveCheckpoint(const std::string& path, PlainConvUNet& model, torch::optim::SGD& opt, const Json& meta) {
   const std::string tmp = TempPathFor(path);
   try {

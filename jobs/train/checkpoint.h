@@ -11,9 +11,14 @@
 
 #include "common/json_util.h"
 #include "common/status.h"
+#include "jobs/preprocess/planner.h"
 #include "jobs/train/network.h"
 
 namespace nephron::train {
+
+// The network a plan describes (the architecture every checkpoint of an
+// experiment holds); deep supervision only changes what forward returns.
+UNetConfig ConfigFromPlan(const preprocess::Plan& p, bool deep_supervision);
 
 Status SaveCheckpoint(const std::string& path, PlainConvUNet& model, torch::optim::SGD& opt, const Json& meta);
 // Loads weights (and the optimiser state when `opt` is given) onto `device`;

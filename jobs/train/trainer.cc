@@ -21,6 +21,7 @@
 #include "jobs/preprocess/experiment.h"
 #include "jobs/preprocess/splits.h"
 #include "jobs/train/augment.h"
+#include "jobs/train/autocast.h"
 #include "jobs/train/checkpoint.h"
 #include "jobs/train/loss.h"
 #include "jobs/train/network.h"
@@ -132,31 +133,6 @@ torch::Tensor ToTensor(const std::vector<int8_t>& v, int b, const data::Shape3& 
   return torch::from_blob(const_cast<int8_t*>(v.data()), {b, 1, p[0], p[1], p[2]}, torch::kChar).to(torch::kLong);
 }
 
-class AutocastGuard {
- public:
-  explicit AutocastGuard(bool on) : on_(on) {
-    if (!on_) return;
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-    at::autocast::set_autocast_enabled(at::kCUDA, true);
-    at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
-#else
-    at::autocast::set_enabled(true);
-    at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
-#endif
-  }
-  ~AutocastGuard() {
-    if (!on_) return;
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-    at::autocast::set_autocast_enabled(at::kCUDA, false);
-#else
-    at::autocast::set_enabled(false);
-#endif
-    at::autocast::clear_cache();
-  }
-
- private:
-  bool on_;
-};
 
 struct FoldSetup {
   preprocess::Plan plan;
@@ -205,18 +181,6 @@ Result<FoldSetup> LoadFold(const TrainOptions& o) {
   return f;
 }
 
-UNetConfig ConfigFromPlan(const preprocess::Plan& p, bool deep_supervision) {
-  UNetConfig c;
-  c.num_classes = p.num_classes;
-  c.features = p.features_per_stage;
-  c.kernel_sizes = p.kernel_sizes;
-  c.strides = p.strides;
-  c.n_conv_per_stage = p.n_conv_per_stage;
-  c.n_conv_per_stage_decoder = p.n_conv_per_stage;
-  c.maxpool = p.downsampling == "maxpool";
-  c.deep_supervision = deep_supervision;
-  return c;
-}
 
 }  // namespace
 

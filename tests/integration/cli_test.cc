@@ -211,5 +211,55 @@ TEST_F(CliTest, InvalidSpecsAndEmptyDataAreRejectedClearly) {
   EXPECT_NE(p.out.find("unknown preset 'fancy'"), std::string::npos) << p.out;
 }
 
+
+TEST_F(CliTest, EvaluateHelpDocumentsItsFlags) {
+  const CmdResult h = Nephron("evaluate --help");
+  EXPECT_EQ(h.code, 0) << h.out;
+  for (const char* flag : {"--pred", "--gt", "--out", "--previews", "--no-previews", "--threads"})
+    EXPECT_NE(h.out.find(flag), std::string::npos) << flag << h.out;
+  EXPECT_EQ(Nephron("evaluate --gt " + (root_ / "data").string()).code, 2);  // --pred is required
+}
+
+// Copies the synthetic ground truth into a prediction folder as <id>.nii.gz.
+fs::path GroundTruthAsPredictions(const fs::path& data, const fs::path& pred) {
+  fs::remove_all(pred);
+  fs::create_directories(pred);
+  for (const auto& e : fs::directory_iterator(data))
+    if (e.is_directory()) fs::copy_file(e.path() / "segmentation.nii.gz", pred / (e.path().filename().string() + ".nii.gz"));
+  return pred;
+}
+
+TEST_F(CliTest, EvaluatePerfectPredictionsScoresOneAndWritesPreviews) {
+  const fs::path pred = GroundTruthAsPredictions(root_ / "data", root_ / "eval_pred");
+  const CmdResult r = Nephron("evaluate --pred " + pred.string() + " --gt " + (root_ / "data").string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("mean"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("1.0000"), std::string::npos) << r.out;
+  auto j = ReadJsonFile((pred / "evaluation.json").string());
+  ASSERT_TRUE(j.ok()) << j.status().ToString();
+  EXPECT_EQ((*j)["num_cases"], 5);
+  EXPECT_DOUBLE_EQ((*j)["composite"].get<double>(), 1.0);
+  EXPECT_NE(Slurp(pred / "evaluation.csv").find("mean,1.000000,1.000000,1.000000"), std::string::npos);
+  for (int i = 0; i < 5; ++i) {
+    char id[32];
+    std::snprintf(id, sizeof(id), "case_%05d", i);
+    EXPECT_GT(fs::file_size(pred / "previews" / (std::string(id) + ".png")), 100u) << id;
+  }
+}
+
+TEST_F(CliTest, EvaluateGeometryMismatchFailsNamingSpacing) {
+  const fs::path pred = GroundTruthAsPredictions(root_ / "data", root_ / "eval_bad");
+  auto lab = data::ReadLabels((pred / "case_00002.nii.gz").string(), 2);
+  ASSERT_TRUE(lab.ok());
+  lab->geometry.spacing[0] *= 1.5;
+  ASSERT_TRUE(data::WriteImage(*lab, (pred / "case_00002.nii.gz").string()).ok());
+  const CmdResult r = Nephron("evaluate --pred " + pred.string() + " --gt " + (root_ / "data").string());
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("spacing"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("case_00002.nii.gz"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(pred / "evaluation.json"));
+  EXPECT_FALSE(fs::exists(pred / "previews"));
+}
+
 }  // namespace
 }  // namespace nephron
