@@ -85,6 +85,16 @@ std::string MakeWorkdir(const std::string& given) {
   return mkdtemp(tmpl) ? std::string(tmpl) : std::string();
 }
 
+// Removes the work folder, or says where it was kept.
+void FinishWorkdir(const std::string& workdir, bool keep) {
+  if (keep) {
+    std::printf("kept %s\n", workdir.c_str());
+    return;
+  }
+  std::error_code ec;
+  fs::remove_all(workdir, ec);
+}
+
 int BenchPreprocess(int argc, char** argv) {
   CLI::App app{"Preprocess KiTS-sized synthetic cases (default 200 x 512 x 512 at 0.8 x 0.78 x 0.78 mm) with the\n"
                "bdci2022 preset (target 3.22 x 1.62 x 1.62 mm) and print seconds per step and peak memory per case.",
@@ -164,12 +174,7 @@ int BenchPreprocess(int argc, char** argv) {
               "takes 2.4 s (image) + 1.3 s (labels) = 3.7 s with a peak of about 2048 MiB on a 2-core machine.\n"
               "Target: whole case <= 3.7 s, peak <= 1024 MiB. 'total s' is read..write inside the child; 'wall s'\n"
               "adds process start, data discovery and plan loading; 'peak MiB' is the child's max RSS.\n");
-  if (!keep) {
-    std::error_code ec;
-    fs::remove_all(workdir, ec);
-  } else {
-    std::printf("kept %s\n", workdir.c_str());
-  }
+  FinishWorkdir(workdir, keep);
   return failures ? 1 : 0;
 }
 
@@ -274,12 +279,7 @@ int BenchPredict(int argc, char** argv) {
               "162 s with 8-fold mirroring (threads = 2). Target: at least 1.5x faster at equal output. 'seconds' is\n"
               "the prediction inside the child ((b): read + preprocess + predict + export + write); 'peak MiB' is the\n"
               "child's max RSS (including LibTorch itself, about 300 MiB).\n");
-  if (!keep) {
-    std::error_code ec;
-    fs::remove_all(workdir, ec);
-  } else {
-    std::printf("kept %s\n", workdir.c_str());
-  }
+  FinishWorkdir(workdir, keep);
   return failures ? 1 : 0;
 }
 #endif

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "common/json_util.h"
+#include "tests/fakes/run_nephron.h"
 #include "jobs/data/nifti_io.h"
 
 namespace nephron {
@@ -18,22 +19,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct CmdResult {
-  int code = -1;
-  std::string out;  // stdout and stderr together
-};
-
-CmdResult Nephron(const std::string& args) {
-  const std::string cmd = std::string(NEPHRON_BINARY) + " " + args + " 2>&1";
-  CmdResult r;
-  FILE* p = popen(cmd.c_str(), "r");
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+using testing::CmdResult;
+using testing::Nephron;
 
 std::string Slurp(const fs::path& p) {
   std::ifstream in(p);
