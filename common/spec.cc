@@ -100,6 +100,64 @@ class Reader {
     }
     *out = v;
   }
+  // A number in (min, max]: for fractions where 0 makes no sense.
+  void Fraction(const YAML::Node& n, const std::string& p, double* out, double min_exclusive, double max) {
+    double v;
+    if (!Scalar(n, p, &v, "a number")) return;
+    if (!(v > min_exclusive && v <= max)) {
+      std::ostringstream ss;
+      ss << "must be > " << min_exclusive << " and <= " << max << ", got " << v;
+      Error(p, ss.str());
+      return;
+    }
+    *out = v;
+  }
+  // A list of non-empty strings (each entry's problem named by its index).
+  void StrList(const YAML::Node& n, const std::string& p, std::vector<std::string>* out) {
+    if (n.IsNull()) {
+      out->clear();
+      return;
+    }
+    if (!n.IsSequence()) {
+      Error(p, "expected a list of strings");
+      return;
+    }
+    std::vector<std::string> v;
+    bool ok = true;
+    for (size_t i = 0; i < n.size(); ++i) {
+      const std::string pi = p + "[" + std::to_string(i) + "]";
+      std::string item;
+      if (!Scalar(n[i], pi, &item, "a string")) {
+        ok = false;
+      } else if (item.empty()) {
+        Error(pi, "must not be empty");
+        ok = false;
+      } else {
+        v.push_back(item);
+      }
+    }
+    if (ok) *out = std::move(v);
+  }
+  // A list of integers in [min, max].
+  void IntList(const YAML::Node& n, const std::string& p, std::vector<int>* out, int min, int max) {
+    if (n.IsNull()) {
+      out->clear();
+      return;
+    }
+    if (!n.IsSequence()) {
+      Error(p, "expected a list of integers");
+      return;
+    }
+    std::vector<int> v;
+    bool ok = true;
+    for (size_t i = 0; i < n.size(); ++i) {
+      int item = min - 1;
+      Num(n[i], p + "[" + std::to_string(i) + "]", &item, min, max);
+      if (item < min) ok = false;
+      v.push_back(item);
+    }
+    if (ok) *out = std::move(v);
+  }
   template <typename T, size_t N>
   void Triple(const YAML::Node& n, const std::string& p, std::optional<std::array<T, N>>* out) {
     if (n.IsNull()) {
@@ -124,6 +182,37 @@ class Reader {
  private:
   std::vector<std::string>* errors_;
 };
+
+// Rules that involve more than one field or entry; one line per problem.
+std::vector<std::string> CrossFieldProblems(const JobSpec& s) {
+  std::vector<std::string> errors;
+  if (s.plan.max_features < s.plan.base_features)
+    errors.push_back("plan.max_features: must be >= plan.base_features");
+  if (s.plan.patch_size)
+    for (int v : *s.plan.patch_size)
+      if (v < 1) errors.push_back("plan.patch_size: entries must be >= 1");
+  std::set<std::string> seen_cases;
+  for (size_t i = 0; i < s.dataset.test_cases.size(); ++i)
+    if (!seen_cases.insert(s.dataset.test_cases[i]).second)
+      errors.push_back("dataset.test_cases[" + std::to_string(i) + "]: '" + s.dataset.test_cases[i] + "' is listed twice");
+  if (s.retry.backoff_cap_seconds < s.retry.backoff_seconds) {
+    std::ostringstream ss;
+    ss << "retry.backoff_cap_seconds: must be >= retry.backoff_seconds (" << s.retry.backoff_seconds << "), got "
+       << s.retry.backoff_cap_seconds;
+    errors.push_back(ss.str());
+  }
+  std::set<int> seen_folds;
+  for (size_t i = 0; i < s.folds.size(); ++i) {
+    const std::string p = "folds[" + std::to_string(i) + "]";
+    const int f = s.folds[i];
+    if (f < 0 || f >= s.plan.num_folds)
+      errors.push_back(p + ": fold " + std::to_string(f) + " does not exist (plan.num_folds is " +
+                       std::to_string(s.plan.num_folds) + ": 0.." + std::to_string(s.plan.num_folds - 1) + ")");
+    else if (!seen_folds.insert(f).second)
+      errors.push_back(p + ": fold " + std::to_string(f) + " is listed twice");
+  }
+  return errors;
+}
 
 }  // namespace
 
@@ -154,6 +243,7 @@ Result<JobSpec> ParseJobSpec(const std::string& yaml_text, const std::string& so
       r.Map(n, p, {
         {"root", H([&](auto& n2, auto& p2) { r.Str(n2, p2, &s.dataset.root); })},
         {"layout", H([&](auto& n2, auto& p2) { r.Str(n2, p2, &s.dataset.layout, {"auto", "kits19", "nnunet"}); })},
+        {"test_cases", H([&](auto& n2, auto& p2) { r.StrList(n2, p2, &s.dataset.test_cases); })},
       });
     }},
     {"fingerprint", [&](auto& n, auto& p) {
@@ -219,7 +309,41 @@ Result<JobSpec> ParseJobSpec(const std::string& yaml_text, const std::string& so
         {"seed", H([&](auto& n2, auto& p2) { r.Num(n2, p2, &q.seed, 0, 1.8e19); })},
       });
     }},
+    {"inference", [&](auto& n, auto& p) {
+      InferenceSpec& q = s.inference;
+      r.Map(n, p, {
+        {"tta", H([&](auto& n2, auto& p2) { r.Bool(n2, p2, &q.tta); })},
+        {"step", H([&](auto& n2, auto& p2) { r.Fraction(n2, p2, &q.step, 0, 1); })},
+        {"batch", H([&](auto& n2, auto& p2) { r.Num(n2, p2, &q.batch, 1, 4096); })},
+        {"checkpoint", H([&](auto& n2, auto& p2) { r.Str(n2, p2, &q.checkpoint, {"final", "best", "latest"}); })},
+        {"postprocessing", H([&](auto& n2, auto& p2) { r.Bool(n2, p2, &q.postprocessing); })},
+      });
+    }},
+    {"resources", [&](auto& n, auto& p) {
+      ResourcesSpec& q = s.resources;
+      r.Map(n, p, {
+        {"device", H([&](auto& n2, auto& p2) { r.Str(n2, p2, &q.device, {"any", "cpu", "cuda"}); })},
+        {"memory_mb", H([&](auto& n2, auto& p2) { r.Num(n2, p2, &q.memory_mb, 0, 1e9); })},
+        {"threads", H([&](auto& n2, auto& p2) { r.Num(n2, p2, &q.threads, 0, 4096); })},
+        {"fingerprint_shards", H([&](auto& n2, auto& p2) { r.Num(n2, p2, &q.fingerprint_shards, 1, 1000); })},
+        {"preprocess_shards", H([&](auto& n2, auto& p2) { r.Num(n2, p2, &q.preprocess_shards, 1, 1000); })},
+        {"predict_shards", H([&](auto& n2, auto& p2) { r.Num(n2, p2, &q.predict_shards, 1, 1000); })},
+      });
+    }},
+    {"retry", [&](auto& n, auto& p) {
+      RetrySpec& q = s.retry;
+      r.Map(n, p, {
+        {"max_attempts", H([&](auto& n2, auto& p2) { r.Num(n2, p2, &q.max_attempts, 1, 100); })},
+        {"backoff_seconds", H([&](auto& n2, auto& p2) { r.Num(n2, p2, &q.backoff_seconds, 0, 1e7); })},
+        {"backoff_cap_seconds", H([&](auto& n2, auto& p2) { r.Num(n2, p2, &q.backoff_cap_seconds, 0, 1e7); })},
+      });
+    }},
+    {"folds", [&](auto& n, auto& p) { r.IntList(n, p, &s.folds, 0, 99); }},
   });
+  // Cross-field rules join the same list, so one round shows every problem.
+  if (!errors.empty()) {
+    for (auto& e : CrossFieldProblems(s)) errors.push_back(std::move(e));
+  }
   if (!errors.empty()) {
     std::string msg = source + ": invalid job spec (" + std::to_string(errors.size()) + " problem" +
                       (errors.size() > 1 ? "s" : "") + "):";
@@ -231,12 +355,7 @@ Result<JobSpec> ParseJobSpec(const std::string& yaml_text, const std::string& so
 }
 
 Status ValidateJobSpec(const JobSpec& s, const std::string& source) {
-  std::vector<std::string> errors;
-  if (s.plan.max_features < s.plan.base_features)
-    errors.push_back("plan.max_features: must be >= plan.base_features");
-  if (s.plan.patch_size)
-    for (int v : *s.plan.patch_size)
-      if (v < 1) errors.push_back("plan.patch_size: entries must be >= 1");
+  const std::vector<std::string> errors = CrossFieldProblems(s);
   if (errors.empty()) return Status::Ok();
   std::string msg = source + ": invalid job spec:";
   for (const auto& e : errors) msg += "\n  " + e;

@@ -20,6 +20,10 @@ namespace nephron {
 struct DatasetSpec {
   std::string root;            // folder with the raw data (KiTS19 or nnU-Net raw layout)
   std::string layout = "auto"; // auto | kits19 | nnunet
+  // Labelled cases held out as the test set (predicted by the ensemble and
+  // scored); unlabelled cases are test cases anyway. Ids as in the data set
+  // ("case_00012" or the nnU-Net identifier).
+  std::vector<std::string> test_cases;
 };
 
 struct FingerprintSpec {
@@ -81,6 +85,31 @@ struct TrainSpec {
   uint64_t seed = 12345;              // network init, sampling, augmentation
 };
 
+// How the trained folds are applied (predict, validate).
+struct InferenceSpec {
+  bool tta = true;                       // mirroring over all 8 flip combinations
+  double step = 0.5;                     // tile step as a fraction of the patch
+  int batch = 2;                         // network inputs per forward pass
+  std::string checkpoint = "final";      // final | best | latest
+  bool postprocessing = true;            // decide (crossval) and apply the LCC rule
+};
+
+// What each task needs from a worker, and how the work is split.
+struct ResourcesSpec {
+  std::string device = "any";            // any | cpu | cuda: which workers may run the tasks
+  int64_t memory_mb = 0;                 // minimum device memory of a worker (0: any)
+  int threads = 0;                       // engine threads per task (0: the worker's)
+  int fingerprint_shards = 2;
+  int preprocess_shards = 2;
+  int predict_shards = 2;
+};
+
+struct RetrySpec {
+  int max_attempts = 3;                  // attempts per task, the first included
+  double backoff_seconds = 2;            // first retry after this, doubling
+  double backoff_cap_seconds = 120;
+};
+
 struct JobSpec {
   std::string name = "experiment";
   std::string preset = "nnunet";
@@ -89,6 +118,10 @@ struct JobSpec {
   PlanSpec plan;
   PreprocessSpec preprocess;
   TrainSpec train;
+  InferenceSpec inference;
+  ResourcesSpec resources;
+  RetrySpec retry;
+  std::vector<int> folds;  // folds to train, validate and ensemble; empty = all plan.num_folds
 };
 
 // The complete defaults of a preset; NotFound for an unknown name.

@@ -2,10 +2,13 @@
 // half of `nephron bench predict`. Only LibTorch-free headers here.
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <sstream>
 
+#include "common/spec.h"
 #include "jobs/cli/commands.h"
 #include "jobs/infer/predict_bench.h"
 #include "jobs/infer/predictor.h"
+#include "jobs/preprocess/experiment.h"
 
 namespace nephron::cli {
 
@@ -25,6 +28,34 @@ int Fail(const char* cmd, const Status& s) {
   return s.code() == StatusCode::kInvalidArgument ? 2 : 1;
 }
 
+// Loads --spec when given (else the defaults of every preset).
+Result<JobSpec> LoadSpec(const std::string& path) {
+  return path.empty() ? ParseJobSpec("", "(no spec)") : LoadJobSpecFile(path);
+}
+
+// The spec's inference.* become the defaults of the run flags: a flag given on
+// the command line wins. `postprocess` may be null (validate).
+void ApplyInferenceSpec(const CLI::App& app, const InferenceSpec& s, infer::RunSettings* r, bool* postprocess) {
+  if (app.count("--checkpoint") == 0) r->checkpoint = s.checkpoint;
+  if (app.count("--no-tta") == 0) r->tta = s.tta;
+  if (app.count("--step") == 0) r->step = s.step;
+  if (app.count("--batch") == 0) r->batch = s.batch;
+  if (postprocess && app.count("--no-postprocessing") == 0) *postprocess = s.postprocessing;
+}
+
+// "a,b,c" -> {"a", "b", "c"}; InvalidArgument for an empty item.
+Result<std::vector<std::string>> ParseIdList(const std::string& text, const std::string& flag) {
+  std::vector<std::string> ids;
+  std::stringstream ss(text);
+  for (std::string item; std::getline(ss, item, ',');) {
+    const auto b = item.find_first_not_of(" \t"), e = item.find_last_not_of(" \t");
+    if (b == std::string::npos) return InvalidArgument(flag + ": empty case id in '" + text + "'");
+    ids.push_back(item.substr(b, e - b + 1));
+  }
+  if (ids.empty() || text.back() == ',') return InvalidArgument(flag + ": expected ids like case_00001,case_00007, got '" + text + "'");
+  return ids;
+}
+
 void PrintSummary(const evaluate::Summary& s) {
   std::printf("%-16s %8s %8s %10s\n", "case", "kidney", "tumour", "composite");
   for (const auto& c : s.cases)
@@ -42,18 +73,52 @@ int RunPredict(int argc, char** argv) {
                "Writes OUT/<id>.nii.gz (uint8: 0 background, 1 kidney, 2 tumour) and OUT/prediction.json.",
                "nephron predict"};
   infer::PredictOptions o;
+  std::string spec_path, cases, shard;
   app.add_option("--experiment", o.experiment_dir, "experiment folder (plans.json, fold_K/checkpoints)")->required();
-  app.add_option("--input", o.input, "folder or .nii/.nii.gz file")->required();
+  app.add_option("--input", o.input, "folder or .nii/.nii.gz file (with --test-set: the raw data set folder)")->required();
   app.add_option("--output", o.output_dir, "output folder")->required();
-  app.add_option("--folds", o.folds, "'all' (every trained fold) or a list like 0,1,2,3,4")->capture_default_str();
+  app.add_option("--folds", o.folds, "'all' (every trained fold) or a list like 0,1,2,3,4 (default: the spec's folds, else all)")
+      ->capture_default_str();
   AddRunFlags(app, o.run);
   app.add_flag("--save-probabilities", o.save_probabilities,
                "also write <id>_probabilities.npy (float32 [K,a,b,c], network space) and <id>_properties.json");
   app.add_flag("!--no-postprocessing", o.postprocess, "do not apply EXP/postprocessing.json");
+  app.add_option("--spec", spec_path,
+                 "job spec YAML: inference.* (tta, step, batch, checkpoint, postprocessing) and folds become the\n"
+                 "defaults of the flags above (a flag given wins); dataset.test_cases and layout for --test-set");
+  app.add_flag("--test-set", o.select.test_set,
+               "--input is the raw data set: predict its test cases only (unlabelled cases + the spec's dataset.test_cases;\n"
+               "without --spec, the held-out cases EXP/experiment.json records for this data set)");
+  app.add_option("--cases", cases, "only these case ids of the input, comma-separated (an unknown id is an error)");
+  app.add_option("--shard", shard, "predict shard i of n (0-based i/n) of the selected cases: cases i, i+n, ...");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
+  }
+  auto spec = LoadSpec(spec_path);
+  if (!spec.ok()) return Fail("predict", InvalidArgument(spec.status().message()));
+  ApplyInferenceSpec(app, spec->inference, &o.run, &o.postprocess);
+  if (app.count("--folds") == 0 && !spec->folds.empty()) {
+    o.folds.clear();
+    for (int k : spec->folds) o.folds += (o.folds.empty() ? "" : ",") + std::to_string(k);
+  }
+  o.select.test_cases = spec->dataset.test_cases;
+  o.select.layout = spec->dataset.layout;
+  if (o.select.test_set && spec_path.empty()) {
+    // Without a spec, the held-out list is the one the experiment was preprocessed with.
+    auto recorded = infer::RecordedTestCases(o.experiment_dir, o.input);
+    if (!recorded.ok()) return Fail("predict", recorded.status());
+    o.select.test_cases = *recorded;
+  }
+  if (app.count("--cases")) {
+    auto ids = ParseIdList(cases, "--cases");
+    if (!ids.ok()) return Fail("predict", ids.status());
+    o.select.cases = *ids;
+  }
+  if (app.count("--shard")) {
+    Status st = preprocess::ParseShard(shard, &o.select.shard, &o.select.num_shards);
+    if (!st.ok()) return Fail("predict", st);
   }
   ConsoleProgress progress;
   o.progress = &progress;
@@ -71,14 +136,20 @@ int RunValidate(int argc, char** argv) {
                "Writes EXP/fold_K/validation/<id>.nii.gz and summary.json / summary.csv.",
                "nephron validate"};
   infer::ValidateOptions o;
+  std::string spec_path;
   app.add_option("--experiment", o.experiment_dir, "experiment folder")->required();
   app.add_option("--fold", o.fold, "fold number")->required();
   AddRunFlags(app, o.run);
+  app.add_option("--spec", spec_path,
+                 "job spec YAML: inference.* (tta, step, batch, checkpoint) become the defaults of the flags above");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
+  auto spec = LoadSpec(spec_path);
+  if (!spec.ok()) return Fail("validate", InvalidArgument(spec.status().message()));
+  ApplyInferenceSpec(app, spec->inference, &o.run, nullptr);
   ConsoleProgress progress;
   o.progress = &progress;
   auto r = infer::ValidateFold(o);
@@ -93,17 +164,24 @@ int RunCrossval(int argc, char** argv) {
                "largest connected component of all foreground, then per class, only where Dice improves).\n"
                "Writes EXP/crossval/summary{,_postprocessed}.{json,csv} and EXP/postprocessing.json.",
                "nephron crossval"};
-  std::string exp;
-  int threads = 0;
-  app.add_option("--experiment", exp, "experiment folder")->required();
-  app.add_option("--threads", threads, "threads (0 = all cores)")->capture_default_str();
+  infer::CrossValOptions o;
+  std::string spec_path;
+  app.add_option("--experiment", o.experiment_dir, "experiment folder")->required();
+  app.add_option("--threads", o.threads, "threads (0 = all cores)")->capture_default_str();
+  app.add_flag("!--no-postprocessing", o.postprocessing,
+               "write a decision that keeps every component (report only what postprocessing would do)");
+  app.add_option("--spec", spec_path, "job spec YAML: inference.postprocessing is the default of --no-postprocessing");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
+  auto spec = LoadSpec(spec_path);
+  if (!spec.ok()) return Fail("crossval", InvalidArgument(spec.status().message()));
+  if (app.count("--no-postprocessing") == 0) o.postprocessing = spec->inference.postprocessing;
   ConsoleProgress progress;
-  auto r = infer::CrossValidate(exp, threads, &progress);
+  o.progress = &progress;
+  auto r = infer::CrossValidate(o);
   if (!r.ok()) return Fail("crossval", r.status());
   std::printf("cross-validation over %zu fold(s), %zu case(s)\n", r->folds.size(), r->raw.cases.size());
   std::printf("raw:            kidney %.4f  tumour %.4f  composite %.4f\n", r->raw.kidney_dice, r->raw.tumor_dice,

@@ -28,14 +28,20 @@ int RunTrain(int argc, char** argv) {
   CLI::App app{"Train one cross-validation fold (or `all`) from an experiment folder written by `nephron preprocess`.\n"
                "Prints one line per epoch and writes EXP/fold_K/ (checkpoint_latest.pt, checkpoint_best.pt,\n"
                "checkpoint_final.pt, training_log.jsonl). SIGTERM/SIGINT save checkpoint_latest.pt at the current\n"
-               "iteration and exit with code 3; `--resume` continues exactly where it stopped.",
+               "iteration and exit with code 3; `--resume` continues exactly where it stopped. `--continue` (what a\n"
+               "worker runs on every attempt) resumes when checkpoint_latest.pt exists, else starts fresh, and exits 0\n"
+               "at once when the fold is already complete.",
                "nephron train"};
   train::TrainOptions o;
   std::string preset, spec_path;
   app.add_option("--experiment", o.experiment_dir, "experiment folder")->required();
   app.add_option("--fold", o.fold, "fold number (0..4) or all")->required();
   app.add_option("--device", o.device, "cpu, cuda or cuda:N")->capture_default_str();
-  app.add_flag("--resume", o.resume, "continue from fold_K/checkpoint_latest.pt");
+  auto* resume = app.add_flag("--resume", o.resume, "continue from fold_K/checkpoint_latest.pt");
+  app.add_flag("--continue", o.continue_training,
+               "resume from fold_K/checkpoint_latest.pt if it exists, else start fresh; a fold whose\n"
+               "checkpoint_final.pt covers --epochs under the current plan is left as it is (exit 0)")
+      ->excludes(resume);
   app.add_option("--epochs", o.epochs, "epochs (default: the preset's; 1000 nnunet, 600 bdci2022)");
   app.add_option("--iterations", o.iterations, "iterations per epoch (default: 250 nnunet, 50 bdci2022)");
   app.add_option("--val-iterations", o.val_iterations, "validation iterations per epoch (default 50)");
@@ -69,6 +75,11 @@ int RunTrain(int argc, char** argv) {
   if (!r.ok()) {
     std::fprintf(stderr, "nephron train: %s\n", r.status().message().c_str());
     return 1;
+  }
+  if (r->already_complete) {
+    std::printf("fold %s: already complete (%d/%d epochs, best EMA pseudo Dice %.4f); nothing to do; checkpoints in %s\n",
+                o.fold.c_str(), r->epochs_done, r->max_epochs, r->best_ema, r->fold_dir.c_str());
+    return 0;
   }
   if (r->interrupted) {
     std::printf("stopped after %d/%d epochs; checkpoint %s/checkpoint_latest.pt; continue with --resume\n",

@@ -23,6 +23,15 @@ const std::vector<Command>& AllCommands() {
 #endif
       {"evaluate", "KiTS19 metrics (CSV + JSON) and preview PNGs of predictions against ground truth", RunEvaluate},
       {"bench", "benchmarks that print a table (bench preprocess | bench train)", RunBench},
+      {"local", "run an experiment on this machine: coordinator + workers as child processes (--demo)", RunLocal},
+      {"submit", "submit a job spec to the coordinator; prints the experiment id", RunSubmit},
+      {"status", "experiments, or one experiment's tasks by stage with progress and Dice", RunStatus},
+      {"logs", "print (-f: follow) a task's log", RunLogs},
+      {"cancel", "cancel an experiment", RunCancel},
+      {"retry", "run a failed or cancelled task again", RunRetry},
+      {"workers", "list workers: device, state, current task, last heartbeat", RunWorkers},
+      {"results", "an experiment's results table (--json: the results JSON)", RunResults},
+      {"drain", "let a worker finish its task and take no more", RunDrain},
   };
   return kCommands;
 }

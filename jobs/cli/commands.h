@@ -40,4 +40,15 @@ int RunValidate(int argc, char** argv);  // with LibTorch only
 int RunCrossval(int argc, char** argv);  // with LibTorch only
 int BenchPredictChild(int argc, char** argv);  // with LibTorch only
 
+// Client commands (coordinator/client/, HTTP to a running coordinator).
+int RunSubmit(int argc, char** argv);
+int RunStatus(int argc, char** argv);
+int RunLogs(int argc, char** argv);
+int RunCancel(int argc, char** argv);
+int RunRetry(int argc, char** argv);
+int RunWorkers(int argc, char** argv);
+int RunResults(int argc, char** argv);
+int RunDrain(int argc, char** argv);
+int RunLocal(int argc, char** argv);
+
 }  // namespace nephron::cli

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "common/json_util.h"
 
@@ -119,6 +120,46 @@ Result<Dataset> DiscoverDataset(const std::string& root, const std::string& layo
                     std::string(l == "nnunet" ? "imagesTr/<id>_0000 files" : "case_XXXXX/imaging.nii.gz folders") +
                     " found)");
   return d;
+}
+
+Status HoldOutTestCases(Dataset* d, const std::vector<std::string>& ids) {
+  std::set<std::string> training, test;
+  for (const auto& c : d->training) training.insert(c.id);
+  for (const auto& c : d->test) test.insert(c.id);
+  std::string unknown;
+  std::set<std::string> held_out;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (training.count(ids[i])) {
+      held_out.insert(ids[i]);
+    } else if (!test.count(ids[i])) {
+      unknown += "\n  dataset.test_cases[" + std::to_string(i) + "]: case '" + ids[i] + "' is not in the data set";
+    }
+  }
+  if (!unknown.empty()) return InvalidArgument(d->root + ": dataset.test_cases names unknown cases:" + unknown);
+  if (held_out.empty()) return Status::Ok();
+  std::vector<CaseFiles> keep;
+  for (auto& c : d->training) (held_out.count(c.id) ? d->test : keep).push_back(std::move(c));
+  d->training = std::move(keep);
+  std::sort(d->test.begin(), d->test.end(), SortById);
+  return Status::Ok();
+}
+
+Result<std::vector<CaseFiles>> SelectCases(const std::vector<CaseFiles>& cases, const std::vector<std::string>& ids,
+                                           const std::string& what) {
+  if (ids.empty()) return InvalidArgument(what + ": no case ids given");
+  std::set<std::string> wanted(ids.begin(), ids.end()), known;
+  for (const auto& c : cases) known.insert(c.id);
+  std::string unknown;
+  for (const auto& id : ids)
+    if (!known.count(id) && unknown.find("'" + id + "'") == std::string::npos)
+      unknown += (unknown.empty() ? "" : ", ") + ("'" + id + "'");
+  if (!unknown.empty())
+    return InvalidArgument(what + ": unknown case id(s) " + unknown + " (" + std::to_string(cases.size()) +
+                           " case(s) available" + (cases.empty() ? "" : ", e.g. '" + cases.front().id + "'") + ")");
+  std::vector<CaseFiles> out;
+  for (const auto& c : cases)
+    if (wanted.count(c.id)) out.push_back(c);
+  return out;
 }
 
 std::vector<CaseFiles> ShardCases(const std::vector<CaseFiles>& cases, int shard, int num_shards) {

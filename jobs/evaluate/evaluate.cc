@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "common/fs_util.h"
@@ -56,13 +57,16 @@ bool HasKitsCases(const fs::path& root) {
   return false;
 }
 
-Result<std::map<std::string, GtFiles>> FindGroundTruth(const std::string& gt_dir) {
+// `unlabelled` receives the ids of a data set's cases without a label (its
+// test cases), which may have been predicted but cannot be scored.
+Result<std::map<std::string, GtFiles>> FindGroundTruth(const std::string& gt_dir, std::set<std::string>* unlabelled) {
   const fs::path root(gt_dir);
   if (!fs::is_directory(root)) return NotFound("--gt " + gt_dir + ": ground-truth folder does not exist");
   std::map<std::string, GtFiles> gt;
   if (fs::exists(root / "dataset.json") || HasKitsCases(root)) {
     ASSIGN_OR_RETURN(data::Dataset d, data::DiscoverDataset(gt_dir, "auto"));
     for (const auto& c : d.training) gt[c.id] = {c.label, c.image};
+    for (const auto& c : d.test) unlabelled->insert(c.id);
   } else if (fs::is_directory(root / "labelsTr")) {
     for (const auto& [id, path] : ListNifti(root / "labelsTr")) {
       const std::string ext = path.size() > 3 && path.compare(path.size() - 3, 3, ".gz") == 0 ? ".nii.gz" : ".nii";
@@ -118,17 +122,27 @@ std::string PreviewsDir(const EvaluateOptions& o) {
 }
 
 Result<std::vector<EvalCase>> MatchCases(const std::string& pred_dir, const std::string& gt_dir,
-                                         std::vector<std::string>* unmatched_gt) {
+                                         std::vector<std::string>* unmatched_gt,
+                                         std::vector<std::string>* unlabelled_pred) {
   if (!fs::is_directory(pred_dir)) return NotFound("--pred " + pred_dir + ": prediction folder does not exist");
   const std::map<std::string, std::string> preds = ListNifti(pred_dir);
   if (preds.empty()) return NotFound("--pred " + pred_dir + ": no <id>.nii.gz predictions found");
-  ASSIGN_OR_RETURN(auto gt, FindGroundTruth(gt_dir));
+  std::set<std::string> unlabelled;
+  ASSIGN_OR_RETURN(auto gt, FindGroundTruth(gt_dir, &unlabelled));
   std::vector<EvalCase> cases;
+  if (unlabelled_pred) unlabelled_pred->clear();
   for (const auto& [id, path] : preds) {
     auto it = gt.find(id);
+    if (it == gt.end() && unlabelled.count(id)) {
+      if (unlabelled_pred) unlabelled_pred->push_back(id);
+      continue;
+    }
     if (it == gt.end()) return NotFound(path + ": no ground truth for case " + id + " in " + gt_dir);
     cases.push_back({id, path, it->second.label, it->second.image});
   }
+  if (cases.empty())
+    return NotFound("--pred " + pred_dir + ": none of the " + std::to_string(preds.size()) +
+                    " prediction(s) has ground truth in " + gt_dir + " (all are of unlabelled cases)");
   if (unmatched_gt) {
     unmatched_gt->clear();
     for (const auto& [id, files] : gt)
@@ -141,16 +155,18 @@ Result<Summary> EvaluateFolders(const EvaluateOptions& o) {
   const std::string summary_path = SummaryPath(o);
   if (!EndsWith(summary_path, ".json") && !EndsWith(summary_path, ".csv"))
     return InvalidArgument("--out " + summary_path + ": summary path must end in .json or .csv");
-  std::vector<std::string> unmatched;
-  ASSIGN_OR_RETURN(std::vector<EvalCase> cases, MatchCases(o.pred_dir, o.gt_dir, &unmatched));
+  std::vector<std::string> unmatched, unlabelled;
+  ASSIGN_OR_RETURN(std::vector<EvalCase> cases, MatchCases(o.pred_dir, o.gt_dir, &unmatched, &unlabelled));
   const int64_t total = static_cast<int64_t>(cases.size());
-  if (!unmatched.empty()) {
+  auto warn = [&](const std::vector<std::string>& list, const std::string& what) {
+    if (list.empty()) return;
     std::string ids;
-    for (size_t i = 0; i < unmatched.size() && i < 20; ++i) ids += (i ? ", " : "") + unmatched[i];
-    if (unmatched.size() > 20) ids += ", ...";
-    Report(o.progress, 0, total,
-           "warning: " + std::to_string(unmatched.size()) + " ground-truth case(s) without a prediction skipped: " + ids);
-  }
+    for (size_t i = 0; i < list.size() && i < 20; ++i) ids += (i ? ", " : "") + list[i];
+    if (list.size() > 20) ids += ", ...";
+    Report(o.progress, 0, total, "warning: " + std::to_string(list.size()) + " " + what + " skipped: " + ids);
+  };
+  warn(unmatched, "ground-truth case(s) without a prediction");
+  warn(unlabelled, "prediction(s) of unlabelled cases (no ground truth)");
   // Headers first: a geometry mismatch anywhere stops the run before any output.
   for (const auto& c : cases) {
     ASSIGN_OR_RETURN(data::ImageHeader hp, data::ReadHeader(c.pred));

@@ -8,9 +8,11 @@
 //     via data::DiscoverDataset (training cases);
 //   * nnU-Net raw: gt_dir/labelsTr/<id>.nii.gz (+ imagesTr/<id>_0000.nii.gz);
 //   * flat: gt_dir/<id>.nii.gz label maps (previews on black).
-// A prediction without ground truth is an error; ground-truth cases without
-// a prediction are skipped with a warning (through the progress sink, else
-// stderr). All headers are checked before anything is read in full, so a
+// A prediction without ground truth is an error, unless the ground-truth
+// folder is a data set that has that case unlabelled (a test case: skipped
+// with a warning); ground-truth cases without a prediction (e.g. the training
+// cases when the folder is the whole raw data set) are skipped with a warning
+// (through the progress sink, else stderr); only predicted cases are scored. All headers are checked before anything is read in full, so a
 // geometry mismatch writes nothing. Thread-safe for distinct output paths.
 #pragma once
 
@@ -43,9 +45,12 @@ struct EvalCase {
 };
 
 // Matches predictions to ground truth as described above. `unmatched_gt`
-// (optional) receives ids of ground-truth cases without a prediction.
+// (optional) receives ids of ground-truth cases without a prediction,
+// `unlabelled_pred` (optional) the predicted ids that the ground-truth data
+// set has without a label. NotFound when no prediction can be scored.
 Result<std::vector<EvalCase>> MatchCases(const std::string& pred_dir, const std::string& gt_dir,
-                                         std::vector<std::string>* unmatched_gt);
+                                         std::vector<std::string>* unmatched_gt,
+                                         std::vector<std::string>* unlabelled_pred = nullptr);
 
 Result<Summary> EvaluateFolders(const EvaluateOptions& o);
 

@@ -126,6 +126,64 @@ Result<std::vector<data::CaseFiles>> DiscoverInputs(const std::string& input) {
   return cases;
 }
 
+Result<std::vector<data::CaseFiles>> SelectInputs(const std::string& input, const CaseSelection& s) {
+  std::vector<data::CaseFiles> cases;
+  if (s.test_set) {
+    if (!fs::is_directory(input))
+      return InvalidArgument("--test-set: --input " + input + " must be the raw data set folder");
+    auto ds = data::DiscoverDataset(input, s.layout);
+    if (!ds.ok()) return ds.status().WithContext("--test-set: --input " + input);
+    RETURN_IF_ERROR(data::HoldOutTestCases(&*ds, s.test_cases));
+    cases = std::move(ds->test);
+    for (auto& c : cases) c.label.clear();
+  } else {
+    ASSIGN_OR_RETURN(cases, DiscoverInputs(input));
+  }
+  if (!s.cases.empty()) {
+    ASSIGN_OR_RETURN(cases, data::SelectCases(cases, s.cases, "--cases"));
+  }
+  if (s.num_shards < 1 || s.shard < 0 || s.shard >= s.num_shards)
+    return InvalidArgument("--shard: expected i/n with 0 <= i < n, got " + std::to_string(s.shard) + "/" +
+                           std::to_string(s.num_shards));
+  return data::ShardCases(cases, s.shard, s.num_shards);
+}
+
+Result<std::vector<std::string>> RecordedTestCases(const std::string& experiment_dir, const std::string& data_root) {
+  const std::string path = preprocess::ExperimentPaths{experiment_dir}.ExperimentJson();
+  if (!FileExists(path)) return std::vector<std::string>();
+  ASSIGN_OR_RETURN(Json j, ReadJsonFile(path));
+  if (j.value("data_root", "") != fs::absolute(data_root).lexically_normal().string() || !j.contains("test_cases"))
+    return std::vector<std::string>();
+  const std::string bad = path + ": field test_cases must be a list of case ids";
+  if (!j["test_cases"].is_array()) return InvalidArgument(bad);
+  std::vector<std::string> ids;
+  for (const auto& id : j["test_cases"]) {
+    if (!id.is_string()) return InvalidArgument(bad);
+    ids.push_back(id.get<std::string>());
+  }
+  return ids;
+}
+
+Status CheckHeldOutList(const std::string& experiment_dir, const std::string& data_root,
+                        std::vector<std::string> test_cases) {
+  const std::string path = preprocess::ExperimentPaths{experiment_dir}.ExperimentJson();
+  if (!FileExists(path)) return Status::Ok();
+  ASSIGN_OR_RETURN(Json j, ReadJsonFile(path));
+  if (j.value("data_root", "") != fs::absolute(data_root).lexically_normal().string()) return Status::Ok();
+  ASSIGN_OR_RETURN(std::vector<std::string> recorded, RecordedTestCases(experiment_dir, data_root));
+  std::sort(recorded.begin(), recorded.end());
+  std::sort(test_cases.begin(), test_cases.end());
+  if (recorded == test_cases) return Status::Ok();
+  return FailedPrecondition("--test-set: " + path + " records dataset.test_cases " + Json(recorded).dump() +
+                            " for this data set, but the spec holds out " + Json(test_cases).dump() +
+                            "; another test set would include cases the folds were trained on");
+}
+
+std::string PredictionReportPath(const std::string& output_dir, const CaseSelection& s) {
+  if (s.num_shards <= 1) return output_dir + "/prediction.json";
+  return output_dir + "/prediction_shard_" + std::to_string(s.shard) + "_of_" + std::to_string(s.num_shards) + ".json";
+}
+
 Result<std::vector<int>> ResolveFolds(const std::string& exp, const std::string& folds, const std::string& checkpoint) {
   RETURN_IF_ERROR(CheckCheckpointKind(checkpoint));
   ASSIGN_OR_RETURN(Json sj, ReadJsonFile(preprocess::ExperimentPaths{exp}.Splits()));
@@ -158,9 +216,10 @@ Result<PredictReport> PredictCases(const PredictOptions& o) {
   ASSIGN_OR_RETURN(Experiment exp, LoadExperiment(o.experiment_dir));
   PredictReport report;
   ASSIGN_OR_RETURN(report.folds, ResolveFolds(o.experiment_dir, o.folds, o.run.checkpoint));
+  if (o.select.test_set) RETURN_IF_ERROR(CheckHeldOutList(o.experiment_dir, o.input, o.select.test_cases));
+  ASSIGN_OR_RETURN(std::vector<data::CaseFiles> cases, SelectInputs(o.input, o.select));
   Ensemble ensemble(exp.plan, o.run);
   for (int k : report.folds) RETURN_IF_ERROR(ensemble.AddFold(o.experiment_dir, k, exp.plan_id));
-  ASSIGN_OR_RETURN(std::vector<data::CaseFiles> cases, DiscoverInputs(o.input));
   std::optional<PostprocessingDecision> decision;
   if (o.postprocess) {
     ASSIGN_OR_RETURN(decision, LoadDecision(o.experiment_dir));
@@ -190,10 +249,14 @@ Result<PredictReport> PredictCases(const PredictOptions& o) {
                   {"checkpoint", o.run.checkpoint},
                   {"tta", o.run.tta},
                   {"step", o.run.step},
+                  {"batch", o.run.batch},
                   {"device", o.run.device},
                   {"postprocessing", decision ? DecisionToJson(*decision) : Json(nullptr)},
+                  {"test_set", o.select.test_set},
+                  {"shard", o.select.shard},
+                  {"num_shards", o.select.num_shards},
                   {"cases", jcases}};
-  RETURN_IF_ERROR(WriteJsonFile(o.output_dir + "/prediction.json", summary));
+  RETURN_IF_ERROR(WriteJsonFile(PredictionReportPath(o.output_dir, o.select), summary));
   return report;
 }
 
@@ -239,7 +302,9 @@ Result<evaluate::Summary> ValidateFold(const ValidateOptions& o) {
   return summary;
 }
 
-Result<CrossValReport> CrossValidate(const std::string& exp_dir, int /*threads*/, ProgressSink* progress) {
+Result<CrossValReport> CrossValidate(const CrossValOptions& o) {
+  const std::string& exp_dir = o.experiment_dir;
+  ProgressSink* progress = o.progress;
   ASSIGN_OR_RETURN(Experiment exp, LoadExperiment(exp_dir));
   const std::string pre = preprocess::ExperimentPaths{exp_dir}.PreprocessedDir();
   CrossValReport r;
@@ -269,7 +334,12 @@ Result<CrossValReport> CrossValidate(const std::string& exp_dir, int /*threads*/
     decider.AddCase(items[i].id, pred.data, gt.data, pred.shape);
     Report(progress, "crossval", i + 1, 2 * items.size(), items[i].id);
   }
-  const PostprocessingDecision decision = decider.Decide();
+  PostprocessingDecision decision = decider.Decide();
+  if (!o.postprocessing) {
+    decision.largest_foreground = false;
+    decision.largest_per_class.clear();
+    decision.report["disabled_by_spec"] = true;  // inference.postprocessing: false
+  }
   for (size_t i = 0; i < items.size(); ++i) {
     ASSIGN_OR_RETURN(data::Volume<uint8_t> pred, data::ReadLabels(items[i].pred, max_label));
     ASSIGN_OR_RETURN(data::Volume<uint8_t> gt, data::ReadLabels(items[i].gt, max_label));

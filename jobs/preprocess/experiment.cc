@@ -1,5 +1,6 @@
 #include "jobs/preprocess/experiment.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -47,11 +48,20 @@ using Clock = std::chrono::steady_clock;
 
 double Since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-// Records the data root and preset on first use; refuses a different data root later.
+// The spec's held-out test cases as experiment.json records them (sorted).
+Json HeldOutIds(const JobSpec& spec) {
+  std::vector<std::string> ids = spec.dataset.test_cases;
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+// Records the data root, preset and held-out test cases on first use; refuses
+// different ones later (the splits and the plan were made without those cases).
 Status BindExperiment(const StageOptions& o, const data::Dataset& d) {
   ExperimentPaths paths{o.experiment_dir};
   RETURN_IF_ERROR(MakeDirs(o.experiment_dir));
   const std::string abs_root = fs::absolute(o.data_root).lexically_normal().string();
+  const Json held_out = HeldOutIds(o.spec);
   if (FileExists(paths.ExperimentJson())) {
     ASSIGN_OR_RETURN(Json j, ReadJsonFile(paths.ExperimentJson()));
     const std::string prev = j.value("data_root", "");
@@ -62,6 +72,11 @@ Status BindExperiment(const StageOptions& o, const data::Dataset& d) {
     if (prev_preset != o.spec.preset)
       return FailedPrecondition(paths.ExperimentJson() + ": field preset: this experiment uses preset " + prev_preset +
                                 ", not " + o.spec.preset);
+    const Json prev_held_out = j.value("test_cases", Json::array());
+    if (prev_held_out != held_out)
+      return FailedPrecondition(paths.ExperimentJson() + ": field test_cases: this experiment holds out " +
+                                prev_held_out.dump() + " as test cases, but the spec's dataset.test_cases is " +
+                                held_out.dump() + "; use the same spec, or a new --experiment folder");
     return Status::Ok();
   }
   Json j = {{"data_root", abs_root},
@@ -69,7 +84,8 @@ Status BindExperiment(const StageOptions& o, const data::Dataset& d) {
             {"preset", o.spec.preset},
             {"name", o.spec.name},
             {"num_training_cases", d.training.size()},
-            {"num_test_cases", d.test.size()}};
+            {"num_test_cases", d.test.size()},
+            {"test_cases", held_out}};
   return WriteJsonFile(paths.ExperimentJson(), j);
 }
 
@@ -94,7 +110,11 @@ Status WriteReport(const StageOptions& o, const StageReport& r) {
 
 Result<data::Dataset> Discover(const StageOptions& o) {
   ASSIGN_OR_RETURN(data::Dataset d, data::DiscoverDataset(o.data_root, o.spec.dataset.layout));
-  if (d.training.empty()) return NotFound(o.data_root + ": no training cases (cases with a segmentation) found");
+  // Held-out test cases are invisible to fingerprint, plan, splits and preprocessing.
+  RETURN_IF_ERROR(data::HoldOutTestCases(&d, o.spec.dataset.test_cases));
+  if (d.training.empty())
+    return NotFound(o.data_root + ": no training cases (cases with a segmentation" +
+                    std::string(o.spec.dataset.test_cases.empty() ? "" : ", not in dataset.test_cases") + ") found");
   RETURN_IF_ERROR(BindExperiment(o, d));
   return d;
 }

@@ -9,7 +9,10 @@
 //   EXP/nnUNetPlans_3d_fullres/      preprocessed cases (see preprocessor.h)
 //   EXP/reports/<stage>[_shard_i_of_n].json  per-case outcome of each run
 //
-// Each stage works on shard i of n of the training cases (cases i, i+n, ...)
+// The training cases are the labelled cases minus the spec's
+// dataset.test_cases (held out: never fingerprinted, planned on, split or
+// preprocessed); experiment.json records that list and later runs must use
+// the same one. Each stage works on shard i of n of the training cases (cases i, i+n, ...)
 // and skips work that is already complete, so interrupted or repeated runs
 // resume. A later stage runs whatever earlier stage is missing.
 #pragma once

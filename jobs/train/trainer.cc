@@ -182,13 +182,58 @@ Result<FoldSetup> LoadFold(const TrainOptions& o) {
 }
 
 
+// The meta JSON of a checkpoint (the whole archive is read; weights are not kept).
+Result<Json> ReadCheckpointMeta(const std::string& path) {
+  try {
+    torch::serialize::InputArchive archive;
+    archive.load_from(path, torch::Device("cpu"));
+    c10::IValue meta;
+    archive.read("meta", meta);
+    return Json::parse(meta.toStringRef());
+  } catch (const std::exception& e) {
+    std::string what = e.what();
+    if (what.size() > 300) what = what.substr(0, 300) + "...";
+    return DataLoss(path + ": corrupt or incompatible checkpoint (" + what + ")");
+  }
+}
+
+// For continue_training: the fold's final checkpoint when it covers
+// `max_epochs` under the current plans.json, else nullopt (train or resume).
+std::optional<Json> FinishedFold(const TrainOptions& o, const std::string& final_path, int max_epochs) {
+  if (!FileExists(final_path)) return std::nullopt;
+  auto plans_text = ReadFile(preprocess::ExperimentPaths{o.experiment_dir}.Plans());
+  if (!plans_text.ok()) return std::nullopt;
+  auto meta = ReadCheckpointMeta(final_path);
+  if (!meta.ok() || !meta->is_object()) return std::nullopt;
+  if (meta->value("plan_id", "") != preprocess::PlanId(*plans_text)) return std::nullopt;
+  if (meta->value("epoch", 0) < max_epochs) return std::nullopt;
+  return *meta;
+}
+
 }  // namespace
 
 Result<TrainResult> TrainFold(const TrainOptions& o) {
   RETURN_IF_ERROR(CheckDevice(o.device));
   const TrainSpec& ts = o.spec.train;
-  ASSIGN_OR_RETURN(FoldSetup setup, LoadFold(o));
   const int max_epochs = o.epochs > 0 ? o.epochs : ts.epochs;
+  const std::string fold_dir = o.experiment_dir + "/fold_" + o.fold;
+  const std::string latest = fold_dir + "/checkpoint_latest.pt";
+  if (o.continue_training) {
+    // Checked before the cases are opened: a finished fold needs nothing else.
+    if (auto meta = FinishedFold(o, fold_dir + "/checkpoint_final.pt", max_epochs)) {
+      TrainResult done;
+      done.fold_dir = fold_dir;
+      done.already_complete = true;
+      done.epochs_done = meta->value("epoch", 0);
+      done.max_epochs = max_epochs;
+      done.best_ema = meta->value("best_ema", 0.0);
+      if (meta->contains("log") && (*meta)["log"].is_array())
+        for (const auto& r : (*meta)["log"]) done.log.push_back(RecordFromJson(r));
+      return done;
+    }
+  }
+  const bool resume = o.resume || (o.continue_training && FileExists(latest));
+  ASSIGN_OR_RETURN(FoldSetup setup, LoadFold(o));
   const int iterations = o.iterations > 0 ? o.iterations : ts.iterations_per_epoch;
   const int val_iterations = o.val_iterations >= 0 ? o.val_iterations : ts.val_iterations;
   const int threads = o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -196,9 +241,7 @@ Result<TrainResult> TrainFold(const TrainOptions& o) {
   const torch::Device device(o.device == "cuda" ? "cuda:0" : o.device);
   const bool cuda = device.is_cuda();
 
-  const std::string fold_dir = o.experiment_dir + "/fold_" + o.fold;
-  const std::string latest = fold_dir + "/checkpoint_latest.pt";
-  if (!o.resume && (FileExists(latest) || FileExists(fold_dir + "/checkpoint_final.pt")))
+  if (!resume && (FileExists(latest) || FileExists(fold_dir + "/checkpoint_final.pt")))
     return Status(StatusCode::kAlreadyExists, fold_dir + " already holds checkpoints; pass --resume to continue, or "
                                               "use another experiment folder (nothing was overwritten)");
   RETURN_IF_ERROR(MakeDirs(fold_dir));
@@ -214,7 +257,7 @@ Result<TrainResult> TrainFold(const TrainOptions& o) {
                                                  .nesterov(ts.nesterov)
                                                  .weight_decay(ts.weight_decay));
   TrainState st;
-  if (o.resume) {
+  if (resume) {
     ASSIGN_OR_RETURN(Json meta, LoadCheckpoint(latest, model, &opt, device));
     if (meta.value("plan_id", "") != setup.plan_id)
       return FailedPrecondition(latest + ": field plan_id: the checkpoint was trained with a different plans.json");
@@ -227,6 +270,10 @@ Result<TrainResult> TrainFold(const TrainOptions& o) {
     st.ema_set = meta.at("ema_set").get<bool>();
     st.best_ema = meta.at("best_ema").get<double>();
     for (const auto& r : meta.at("log")) st.log.push_back(RecordFromJson(r));
+    if (o.progress)
+      o.progress->Report("train", st.epoch, max_epochs,
+                         "resumed from " + latest + " at epoch " + std::to_string(st.epoch) + ", iteration " +
+                             std::to_string(st.next_iteration));
   }
   // The log file always mirrors the state we continue from.
   {

@@ -30,6 +30,11 @@ struct TrainOptions {
   std::string fold = "0";      // "0".."k-1" or "all"
   std::string device = "cpu";  // cpu | cuda | cuda:N
   bool resume = false;
+  // What a scheduler runs on every attempt of a training task: resume from
+  // checkpoint_latest.pt when it exists, else start fresh; a fold whose
+  // checkpoint_final.pt already covers the requested epochs under the current
+  // plan is left untouched (TrainResult::already_complete).
+  bool continue_training = false;
   int epochs = 0;              // 0: the spec's train.epochs
   int iterations = 0;          // 0: the spec's train.iterations_per_epoch
   int val_iterations = -1;     // -1: the spec's train.val_iterations
@@ -61,6 +66,7 @@ struct TrainResult {
   int max_epochs = 0;
   double best_ema = 0;
   bool interrupted = false;  // stopped by stop_flag or stop_after_epoch; resumable
+  bool already_complete = false;  // continue_training found the fold finished; nothing was written
   std::vector<EpochRecord> log;
 };
 

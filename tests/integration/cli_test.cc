@@ -177,6 +177,47 @@ TEST_F(CliTest, BadCasesAreReportedSkippedOrStopTheRun) {
   EXPECT_FALSE(fs::exists(exp2 / "fingerprint/case_00002.json"));  // never reached
 }
 
+TEST_F(CliTest, HeldOutTestCasesStayOutOfFingerprintPlanSplitsAndPreprocessing) {
+  const std::string data = (root_ / "data").string();
+  const fs::path exp = root_ / "exp_held_out", spec = root_ / "held_out.yaml";
+  std::ofstream(spec) << "dataset:\n  test_cases: [case_00003, case_00001]\nplan:\n  num_folds: 3\n";
+  const CmdResult r = Nephron("preprocess --data " + data + " --experiment " + exp.string() + " --spec " + spec.string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("preprocess: 3 done"), std::string::npos) << r.out;
+  for (const char* id : {"case_00001", "case_00003"}) {
+    EXPECT_FALSE(fs::exists(exp / "fingerprint" / (std::string(id) + ".json"))) << id;
+    EXPECT_FALSE(fs::exists(exp / "nnUNetPlans_3d_fullres" / (std::string(id) + ".npy"))) << id;
+  }
+  auto splits = ReadJsonFile((exp / "splits_final.json").string());
+  ASSERT_TRUE(splits.ok());
+  ASSERT_EQ(splits->size(), 3u);
+  for (const auto& fold : *splits)
+    for (const char* key : {"train", "val"})
+      for (const auto& id : fold[key]) EXPECT_TRUE(id != "case_00001" && id != "case_00003") << id;
+  auto fp = ReadJsonFile((exp / "dataset_fingerprint.json").string());
+  ASSERT_TRUE(fp.ok());
+  EXPECT_EQ((*fp)["case_identifiers"], Json::array({"case_00000", "case_00002", "case_00004"}));
+  auto ej = ReadJsonFile((exp / "experiment.json").string());
+  ASSERT_TRUE(ej.ok());
+  EXPECT_EQ((*ej)["test_cases"], Json::array({"case_00001", "case_00003"}));
+  EXPECT_EQ((*ej)["num_training_cases"], 3);
+
+  // The experiment is bound to its held-out list: a run without it would
+  // fingerprint and preprocess the held-out cases as training cases.
+  const CmdResult other = Nephron("preprocess --data " + data + " --experiment " + exp.string());
+  EXPECT_EQ(other.code, 1) << other.out;
+  EXPECT_NE(other.out.find("field test_cases"), std::string::npos) << other.out;
+  EXPECT_FALSE(fs::exists(exp / "fingerprint/case_00001.json"));
+
+  // An id the data set does not have is named with its index.
+  const fs::path bad = root_ / "held_out_bad.yaml";
+  std::ofstream(bad) << "dataset:\n  test_cases: [case_00001, case_00042]\n";
+  const CmdResult b = Nephron("fingerprint --data " + data + " --experiment " + (root_ / "exp_held_out_bad").string() +
+                              " --spec " + bad.string());
+  EXPECT_EQ(b.code, 1) << b.out;
+  EXPECT_NE(b.out.find("dataset.test_cases[1]: case 'case_00042' is not in the data set"), std::string::npos) << b.out;
+}
+
 TEST_F(CliTest, InvalidSpecsAndEmptyDataAreRejectedClearly) {
   const fs::path spec = root_ / "bad.yaml";
   std::ofstream(spec) << "plan:\n  gpu_memory_gb: lots\n  pach_size: [1, 2, 3]\n";

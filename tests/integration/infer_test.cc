@@ -6,10 +6,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <string>
+#include <vector>
 
 #include "common/json_util.h"
 #include "tests/fakes/run_nephron.h"
@@ -115,6 +118,20 @@ TEST_F(InferTest, ValidateCrossvalAndPostprocessingAtPredictTime) {
   EXPECT_GT((*summary)["kidney_dice"].get<double>(), 0.7) << cv.out;
   EXPECT_TRUE(fs::exists(exp + "/crossval/summary_postprocessed.json"));
 
+  // inference.postprocessing: false -> a decision that keeps everything.
+  const std::string off = P("exp_cv_off");
+  fs::remove_all(off);
+  fs::copy(exp, off, fs::copy_options::recursive);
+  fs::remove(off + "/postprocessing.json");
+  std::ofstream(P("no_pp.yaml")) << "inference:\n  postprocessing: false\n";
+  const CmdResult cv_off = Nephron("crossval --experiment " + off + " --spec " + P("no_pp.yaml"));
+  ASSERT_EQ(cv_off.code, 0) << cv_off.out;
+  auto off_decision = ReadJsonFile(off + "/postprocessing.json");
+  ASSERT_TRUE(off_decision.ok());
+  EXPECT_EQ((*off_decision)["largest_foreground"], false);
+  EXPECT_TRUE((*off_decision)["largest_per_class"].empty());
+  EXPECT_EQ((*off_decision)["report"]["disabled_by_spec"], true);
+
   // The decision is applied (and recorded) at predict time; a single file works as input.
   const std::string image = P("heldout/case_00000/imaging.nii.gz");
   const CmdResult r = Nephron("predict --experiment " + exp + " --input " + image + " --output " + P("pred_pp") +
@@ -182,6 +199,86 @@ TEST_F(InferTest, BadInputFilesAreNamedAndNothingPartialIsWritten) {
   EXPECT_FALSE(fs::exists(P("out_trunc/case_00009.nii.gz")));
   if (fs::exists(P("out_trunc")))
     for (const auto& e : fs::directory_iterator(P("out_trunc"))) ADD_FAILURE() << "left behind: " << e.path();
+}
+
+std::vector<std::string> PredictedIds(const std::string& dir) {
+  std::vector<std::string> ids;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    const std::string name = e.path().filename().string();
+    if (name.size() > 7 && name.compare(name.size() - 7, 7, ".nii.gz") == 0) ids.push_back(name.substr(0, name.size() - 7));
+  }
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+// The selection a coordinator's predict tasks use: --cases, --shard, --spec
+// defaults (flags win), and --test-set on a raw data set root.
+TEST_F(InferTest, CaseSelectionShardsAndSpecDefaults) {
+  std::ofstream(P("fast.yaml")) << "inference:\n  tta: false\n  step: 1\n  batch: 4\n";
+  // Selected [case_00000, case_00002]; shard 1 of 2 is case_00002. --step given: it wins over the spec.
+  CmdResult r = Nephron("predict --experiment " + Exp() + " --input " + P("heldout") + " --output " + P("pred_sel") +
+                        " --cases case_00002,case_00000 --shard 1/2 --step 0.75 --threads 2 --spec " + P("fast.yaml"));
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(PredictedIds(P("pred_sel")), std::vector<std::string>{"case_00002"});
+  EXPECT_FALSE(fs::exists(P("pred_sel/prediction.json")));
+  auto report = ReadJsonFile(P("pred_sel/prediction_shard_1_of_2.json"));
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  EXPECT_EQ((*report)["tta"], false);
+  EXPECT_EQ((*report)["step"], 0.75);
+  EXPECT_EQ((*report)["batch"], 4);
+  EXPECT_EQ((*report)["cases"].size(), 1u);
+
+  r = Nephron("predict --experiment " + Exp() + " --input " + P("heldout") + " --output " + P("pred_unknown") +
+              " --cases case_00001,case_00009 --spec " + P("fast.yaml"));
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find("--cases: unknown case id(s) 'case_00009'"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(P("pred_unknown")));
+
+  // A raw data set with an unlabelled case: the test set is it plus dataset.test_cases.
+  fs::remove_all(P("raw"));
+  fs::copy(P("heldout"), P("raw"), fs::copy_options::recursive);
+  fs::remove(P("raw/case_00001/segmentation.nii.gz"));
+  std::ofstream(P("test_set.yaml")) << "dataset:\n  test_cases: [case_00002]\ninference:\n  tta: false\n  step: 1\n";
+  r = Nephron("predict --experiment " + Exp() + " --input " + P("raw") + " --output " + P("pred_ts") +
+              " --test-set --threads 2 --spec " + P("test_set.yaml"));
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(PredictedIds(P("pred_ts")), (std::vector<std::string>{"case_00001", "case_00002"}));
+  // Scored against the whole raw folder: only the held-out labelled case counts.
+  r = Nephron("evaluate --pred " + P("pred_ts") + " --gt " + P("raw") + " --no-previews");
+  ASSERT_EQ(r.code, 0) << r.out;
+  auto eval = ReadJsonFile(P("pred_ts/evaluation.json"));
+  ASSERT_TRUE(eval.ok());
+  EXPECT_EQ((*eval)["num_cases"], 1);
+
+  std::ofstream(P("test_set_bad.yaml")) << "dataset:\n  test_cases: [case_00077]\n";
+  r = Nephron("predict --experiment " + Exp() + " --input " + P("raw") + " --output " + P("pred_ts_bad") +
+              " --test-set --spec " + P("test_set_bad.yaml"));
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find("dataset.test_cases[0]: case 'case_00077'"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(P("pred_ts_bad")));
+
+  // On the experiment's own data root the held-out list must be the one it was preprocessed with
+  // (here none); without --spec that recorded list is used.
+  r = Nephron("predict --experiment " + Exp() + " --input " + P("data") + " --output " + P("pred_ts_leak") +
+              " --test-set --spec " + P("test_set.yaml"));
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("records dataset.test_cases []"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(P("pred_ts_leak")));
+  const std::string held = CopyExp("exp_held_out");
+  auto ej = ReadJsonFile(held + "/experiment.json");
+  ASSERT_TRUE(ej.ok());
+  (*ej)["test_cases"] = Json::array({"case_00003"});
+  ASSERT_TRUE(WriteJsonFile(held + "/experiment.json", *ej).ok());
+  r = Nephron("predict --experiment " + held + " --input " + P("data") + " --output " + P("pred_ts_recorded") +
+              " --test-set --no-tta --step 1 --threads 2");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(PredictedIds(P("pred_ts_recorded")), std::vector<std::string>{"case_00003"});
+
+  // validate and crossval take the same --spec; a bad one is a usage error naming the field.
+  std::ofstream(P("bad_inference.yaml")) << "inference:\n  step: 0\n";
+  r = Nephron("validate --experiment " + Exp() + " --fold 0 --spec " + P("bad_inference.yaml"));
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find("inference.step"), std::string::npos) << r.out;
 }
 
 TEST_F(InferTest, CommandsHaveHelp) {

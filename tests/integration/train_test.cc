@@ -191,6 +191,74 @@ TEST_F(TrainTest, CliSurvivesSigtermAndSigkill) {
   }
 }
 
+std::string FirstLine(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
+int CountLines(const std::string& path) {
+  std::ifstream in(path);
+  int n = 0;
+  for (std::string line; std::getline(in, line);) ++n;
+  return n;
+}
+
+// `--continue` is what a worker runs on every attempt of a training task:
+// fresh fold -> trains; stopped fold -> resumes (does not restart); finished
+// fold -> exit 0 at once, nothing rewritten; more epochs asked -> continues.
+TEST_F(TrainTest, ContinueStartsResumesOrLeavesAFinishedFoldAlone) {
+  const std::string exp = Fresh("continue");
+  const std::string bin = NEPHRON_BINARY, fold = exp + "/fold_0";
+  auto train = [&](const std::string& extra, const std::string& out) {
+    const std::string cmd = bin + " train --experiment " + exp + " --fold 0 --iterations 2 --val-iterations 2 --threads 2 --spec " +
+                            (root_ / "spec.yaml").string() + " " + extra + " > " + exp + "/" + out + " 2>&1";
+    const int status = std::system(cmd.c_str());
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  };
+  auto slurp = [&](const std::string& out) {
+    std::ifstream in(exp + "/" + out);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  };
+
+  // Fresh fold: trains (stopped after its first epoch, as a crash would leave it).
+  ASSERT_EQ(train("--epochs 3 --continue --stop-after-epoch 1", "a.out"), 3) << slurp("a.out");
+  ASSERT_TRUE(fs::exists(fold + "/checkpoint_latest.pt"));
+  ASSERT_FALSE(fs::exists(fold + "/checkpoint_final.pt"));
+  const std::string epoch1 = FirstLine(fold + "/training_log.jsonl");
+  ASSERT_FALSE(epoch1.empty());
+
+  // Stopped fold: resumes at epoch 2; epoch 1's record (with its timing) is kept, not redone.
+  ASSERT_EQ(train("--epochs 3 --continue", "b.out"), 0) << slurp("b.out");
+  EXPECT_EQ(slurp("b.out").find("] 1/3 epoch 1/3"), std::string::npos) << slurp("b.out");
+  EXPECT_NE(slurp("b.out").find("] 3/3 epoch 3/3"), std::string::npos) << slurp("b.out");
+  EXPECT_EQ(FirstLine(fold + "/training_log.jsonl"), epoch1);
+  EXPECT_EQ(CountLines(fold + "/training_log.jsonl"), 3);
+  const std::string final_path = fold + "/checkpoint_final.pt";
+  ASSERT_TRUE(fs::exists(final_path));
+  const std::string digest = Digest(final_path);
+  const auto final_time = fs::last_write_time(final_path);
+  const auto latest_time = fs::last_write_time(fold + "/checkpoint_latest.pt");
+  const auto log_time = fs::last_write_time(fold + "/training_log.jsonl");
+
+  // Finished fold: exit 0, says so, writes nothing.
+  ASSERT_EQ(train("--epochs 3 --continue", "c.out"), 0) << slurp("c.out");
+  EXPECT_NE(slurp("c.out").find("already complete (3/3 epochs"), std::string::npos) << slurp("c.out");
+  EXPECT_EQ(fs::last_write_time(final_path), final_time);
+  EXPECT_EQ(fs::last_write_time(fold + "/checkpoint_latest.pt"), latest_time);
+  EXPECT_EQ(fs::last_write_time(fold + "/training_log.jsonl"), log_time);
+  EXPECT_EQ(Digest(final_path), digest);
+
+  // More epochs than the final checkpoint covers: continues from it.
+  ASSERT_EQ(train("--epochs 4 --continue", "d.out"), 0) << slurp("d.out");
+  EXPECT_NE(slurp("d.out").find("] 4/4 epoch 4/4"), std::string::npos) << slurp("d.out");
+  EXPECT_EQ(CountLines(fold + "/training_log.jsonl"), 4);
+  EXPECT_NE(Digest(final_path), digest);
+
+  EXPECT_EQ(train("--epochs 4 --continue --resume", "e.out"), 2) << slurp("e.out");  // one or the other
+}
+
 TEST_F(TrainTest, BadInputIsRefusedAndNothingIsOverwritten) {
   const std::string exp = Fresh("bad");
   TrainOptions o = Options(exp, 1, 1);

@@ -103,6 +103,64 @@ TEST_F(DatasetTest, EmptyOrMissingFoldersAreClearErrors) {
   EXPECT_EQ(m.status().code(), StatusCode::kNotFound);
 }
 
+TEST_F(DatasetTest, HeldOutTestCasesLeaveTrainingAndKeepTheirLabels) {
+  for (const char* id : {"case_00000", "case_00001", "case_00002", "case_00003"}) {
+    Touch(root_ / id / "imaging.nii.gz");
+    Touch(root_ / id / "segmentation.nii.gz");
+  }
+  Touch(root_ / "case_00210/imaging.nii.gz");
+  auto d = DiscoverDataset(root_.string());
+  ASSERT_TRUE(d.ok()) << d.status().message();
+  // An unlabelled case may be named too: it is a test case anyway.
+  ASSERT_TRUE(HoldOutTestCases(&*d, {"case_00003", "case_00210", "case_00001"}).ok());
+  ASSERT_EQ(d->training.size(), 2u);
+  EXPECT_EQ(d->training[0].id, "case_00000");
+  EXPECT_EQ(d->training[1].id, "case_00002");
+  ASSERT_EQ(d->test.size(), 3u);
+  EXPECT_EQ(d->test[0].id, "case_00001");
+  EXPECT_EQ(d->test[0].label, (root_ / "case_00001/segmentation.nii.gz").string());
+  EXPECT_EQ(d->test[1].id, "case_00003");
+  EXPECT_EQ(d->test[2].id, "case_00210");
+  EXPECT_TRUE(d->test[2].label.empty());
+}
+
+TEST_F(DatasetTest, UnknownHeldOutCaseIsNamedWithItsIndexAndNothingMoves) {
+  Touch(root_ / "case_00000/imaging.nii.gz");
+  Touch(root_ / "case_00000/segmentation.nii.gz");
+  Touch(root_ / "case_00001/imaging.nii.gz");
+  Touch(root_ / "case_00001/segmentation.nii.gz");
+  auto d = DiscoverDataset(root_.string());
+  ASSERT_TRUE(d.ok());
+  Status st = HoldOutTestCases(&*d, {"case_00001", "case_00042", "case_9"});
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(st.message().find("dataset.test_cases[1]: case 'case_00042' is not in the data set"), std::string::npos)
+      << st.message();
+  EXPECT_NE(st.message().find("dataset.test_cases[2]: case 'case_9'"), std::string::npos) << st.message();
+  EXPECT_EQ(d->training.size(), 2u);
+  EXPECT_TRUE(d->test.empty());
+  EXPECT_TRUE(HoldOutTestCases(&*d, {}).ok());
+  EXPECT_EQ(d->training.size(), 2u);
+}
+
+TEST(SelectCasesTest, KeepsTheInputOrderAndNamesUnknownIds) {
+  std::vector<CaseFiles> cases;
+  for (int i = 0; i < 5; ++i) cases.push_back({"c" + std::to_string(i), "img" + std::to_string(i), ""});
+  auto s = SelectCases(cases, {"c3", "c1", "c3"}, "--cases");
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  ASSERT_EQ(s->size(), 2u);
+  EXPECT_EQ((*s)[0].id, "c1");
+  EXPECT_EQ((*s)[1].id, "c3");
+  EXPECT_EQ((*s)[1].image, "img3");
+
+  auto bad = SelectCases(cases, {"c1", "c7", "x", "c7"}, "--cases");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find("--cases: unknown case id(s) 'c7', 'x' (5 case(s) available"), std::string::npos)
+      << bad.status().message();
+  EXPECT_FALSE(SelectCases(cases, {}, "--cases").ok());
+}
+
 TEST(ShardCasesTest, ShardsPartitionTheCases) {
   std::vector<CaseFiles> cases;
   for (int i = 0; i < 7; ++i) cases.push_back({"c" + std::to_string(i), "", ""});

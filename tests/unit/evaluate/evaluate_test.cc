@@ -196,6 +196,44 @@ TEST_F(EvaluateTest, EmptyPredictionFolderAndBadLabelsAreErrors) {
   EXPECT_EQ(bad_out.status().code(), StatusCode::kInvalidArgument);
 }
 
+// What `nephron predict --test-set` followed by `nephron evaluate --gt <raw
+// data set root>` meets: the root also holds training cases (not predicted,
+// not scored) and unlabelled test cases (predicted, cannot be scored).
+TEST_F(EvaluateTest, WholeRawDataSetAsGroundTruthScoresOnlyPredictedLabelledCases) {
+  for (int i = 0; i < 4; ++i) {
+    const fs::path c = root_ / "gt" / ("case_0000" + std::to_string(i));
+    Volume<uint8_t> t = Truth();
+    if (i >= 2) t.data.assign(t.data.size(), 0);  // the training cases differ: scoring them would change the means
+    Write(t, c / "segmentation.nii.gz");
+    WriteCt(c / "imaging.nii.gz");
+  }
+  WriteCt(root_ / "gt/case_00210/imaging.nii.gz");  // unlabelled test case
+  WritePredictions();                                // case_00000 and case_00001
+  Write(Truth(), root_ / "pred/case_00210.nii.gz");
+  EvaluateOptions o;
+  o.pred_dir = (root_ / "pred").string();
+  o.gt_dir = (root_ / "gt").string();
+  o.previews = false;
+  auto s = EvaluateFolders(o);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  ExpectScores(*s);  // exactly case_00000 and case_00001
+
+  std::vector<std::string> unmatched, unlabelled;
+  auto cases = MatchCases(o.pred_dir, o.gt_dir, &unmatched, &unlabelled);
+  ASSERT_TRUE(cases.ok());
+  EXPECT_EQ(cases->size(), 2u);
+  EXPECT_EQ(unmatched, (std::vector<std::string>{"case_00002", "case_00003"}));
+  EXPECT_EQ(unlabelled, (std::vector<std::string>{"case_00210"}));
+
+  // Only unlabelled cases predicted: nothing to score is an error, not an empty summary.
+  fs::remove_all(root_ / "pred");
+  Write(Truth(), root_ / "pred/case_00210.nii.gz");
+  auto none = EvaluateFolders(o);
+  ASSERT_FALSE(none.ok());
+  EXPECT_NE(none.status().message().find("none of the 1 prediction(s) has ground truth"), std::string::npos)
+      << none.status().message();
+}
+
 TEST_F(EvaluateTest, MatchCasesListsUnpredictedGroundTruth) {
   for (const char* id : {"a", "b", "c"}) Write(Truth(), root_ / "gt" / (std::string(id) + ".nii.gz"));
   Write(Truth(), root_ / "pred/b.nii.gz");

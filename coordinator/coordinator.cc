@@ -1,0 +1,358 @@
+#include "coordinator/coordinator.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <filesystem>
+
+#include "common/fs_util.h"
+#include "coordinator/graph.h"
+#include "coordinator/results.h"
+
+namespace nephron::coord {
+
+namespace {
+
+int64_t SystemNowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+Coordinator::Coordinator(Store* store, CoordinatorOptions options) : store_(store), options_(std::move(options)) {
+  if (!options_.now_ms) options_.now_ms = SystemNowMs;
+}
+
+Coordinator::~Coordinator() = default;
+
+Status Coordinator::Start() {
+  ASSIGN_OR_RETURN(net::Socket s, net::Socket::BindRouter(ctx_, options_.bind));
+  socket_ = std::make_unique<net::Socket>(std::move(s));
+  endpoint_ = net::ConnectableEndpoint(socket_->endpoint());
+  ASSIGN_OR_RETURN(std::vector<TaskRecord> active, store_->ActiveTasks());
+  const int64_t now = Now();
+  for (const auto& t : active) {
+    if (t.state != TaskState::kRunning) continue;
+    in_flight_[t.id] = InFlight{t.attempt, t.worker, now, 0};
+    spdlog::info("task {} ({}) attempt {} was running on {} before the restart; waiting for it to report", t.id,
+                 t.name, t.attempt, t.worker);
+  }
+  ASSIGN_OR_RETURN(std::vector<WorkerRecord> known, store_->ListWorkers());
+  for (auto w : known) {
+    if (w.state == "lost") continue;
+    w.state = "lost";  // until it registers again
+    LiveWorker lw{w, true, now};
+    workers_[w.name] = lw;
+  }
+  return Status::Ok();
+}
+
+void Coordinator::Run(const std::atomic<bool>* stop) {
+  while (!stop->load()) {
+    auto r = socket_->Recv(50);
+    if (!r.ok()) {
+      spdlog::error("coordinator socket: {}", r.status().message());
+      continue;
+    }
+    // Drain everything queued before the next tick, so bursts are cheap.
+    for (int n = 0; r.ok() && r->has_value() && n < 10000; ++n) {
+      const net::Frames& f = **r;
+      if (f.size() == 2) HandleMessage(f[0], f[1]);
+      r = socket_->Recv(0);
+    }
+    Tick();
+  }
+}
+
+bool Coordinator::IsCurrent(int64_t task, int attempt) const {
+  auto it = in_flight_.find(task);
+  return it != in_flight_.end() && it->second.attempt == attempt;
+}
+
+void Coordinator::Send(const std::string& worker, const std::string& payload) {
+  Status s = socket_->Send({worker, payload});
+  if (!s.ok()) spdlog::debug("send to {}: {}", worker, s.message());
+}
+
+void Coordinator::Event(int64_t exp, int64_t task, const std::string& text) {
+  spdlog::info("{}", text);
+  Status s = store_->AddEvent(exp, task, text, Now());
+  if (!s.ok()) spdlog::error("store event: {}", s.message());
+}
+
+void Coordinator::HandleMessage(const std::string& from, const std::string& payload) {
+  auto d = proto::Decode(payload);
+  if (!d.ok()) {
+    spdlog::warn("message from {} dropped: {}", from, d.status().message());
+    return;
+  }
+  if (d->envelope.version != proto::kProtocolVersion) {
+    proto::RefuseMsg r;
+    r.reason = "protocol version " + std::to_string(d->envelope.version) + " is not supported; this coordinator speaks " +
+               std::to_string(proto::kProtocolVersion);
+    spdlog::warn("refused {}: {}", from, r.reason);
+    Send(from, proto::Encode(r));
+    return;
+  }
+  const proto::MsgType type = d->envelope.type;
+  if (type == proto::MsgType::kRegister) {
+    auto m = d->Body<proto::RegisterMsg>();
+    if (m.ok()) OnRegister(from, *m);
+    return;
+  }
+  auto wit = workers_.find(from);
+  if (wit == workers_.end() || wit->second.lost) {
+    // A worker we do not know (we restarted) or declared lost: it must
+    // register again and say what it runs, so that nothing runs twice.
+    proto::RefuseMsg r;
+    r.reason = "unknown worker: register again";
+    Send(from, proto::Encode(r));
+    return;
+  }
+  LiveWorker& w = wit->second;
+  const int64_t now = Now();
+  w.rec.last_heartbeat_ms = now;
+  switch (type) {
+    case proto::MsgType::kHeartbeat:
+      break;
+    case proto::MsgType::kProgress: {
+      auto m = d->Body<proto::ProgressMsg>();
+      if (!m.ok() || !IsCurrent(m->task, m->attempt)) break;
+      InFlight& f = in_flight_[m->task];
+      if (now - f.last_progress_store_ms < options_.progress_store_interval_ms && m->done < m->total) break;
+      f.last_progress_store_ms = now;
+      const double frac = m->total > 0 ? static_cast<double>(m->done) / static_cast<double>(m->total) : 0;
+      (void)store_->SetProgress(m->task, m->attempt, frac, m->message.empty() ? m->stage : m->message);
+      break;
+    }
+    case proto::MsgType::kLog: {
+      auto m = d->Body<proto::LogMsg>();
+      if (m.ok() && IsCurrent(m->task, m->attempt)) (void)store_->AppendLogs(m->task, m->attempt, m->lines, now);
+      break;
+    }
+    case proto::MsgType::kMetric: {
+      auto m = d->Body<proto::MetricMsg>();
+      if (!m.ok() || !IsCurrent(m->task, m->attempt)) break;
+      auto t = store_->GetTask(m->task);
+      if (!t.ok()) break;
+      MetricRecord r{m->task, t->experiment_id, t->fold, m->epoch, m->attempt, m->train_loss, m->val_loss,
+                     m->dice, m->ema_dice, m->lr, m->seconds};
+      Status s = store_->AddMetric(r);
+      if (!s.ok()) spdlog::error("store metric: {}", s.message());
+      break;
+    }
+    case proto::MsgType::kTaskDone: {
+      auto m = d->Body<proto::TaskDoneMsg>();
+      if (m.ok()) OnTaskDone(from, *m);
+      break;
+    }
+    default:
+      spdlog::warn("unexpected {} from worker {}", proto::MsgTypeName(type), from);
+  }
+}
+
+void Coordinator::OnRegister(const std::string& from, const proto::RegisterMsg& m) {
+  const int64_t now = Now();
+  LiveWorker& w = workers_[from];
+  const bool was_draining = w.rec.draining;
+  w.rec = WorkerRecord{};
+  w.rec.name = from;
+  w.rec.host = m.host;
+  w.rec.device = m.device;
+  w.rec.memory_mb = m.memory_mb;
+  w.rec.threads = m.threads;
+  w.rec.engine_version = m.engine_version;
+  w.rec.registered_ms = now;
+  w.rec.last_heartbeat_ms = now;
+  w.rec.draining = was_draining;
+  w.lost = false;
+  proto::WelcomeMsg welcome;
+  welcome.heartbeat_ms = static_cast<int>(options_.scheduler.heartbeat_ms);
+  welcome.liveness = options_.scheduler.liveness;
+  welcome.adopt = true;
+  if (m.running_task != 0) {
+    auto it = in_flight_.find(m.running_task);
+    if (it != in_flight_.end() && it->second.attempt == m.running_attempt && it->second.worker == from) {
+      it->second.orphan_since_ms = -1;
+      w.rec.task = m.running_task;
+      w.rec.attempt = m.running_attempt;
+      Event(0, m.running_task, "worker " + from + " reconnected and still runs task " +
+                                   std::to_string(m.running_task) + " attempt " + std::to_string(m.running_attempt) +
+                                   ": adopted");
+    } else {
+      welcome.adopt = false;  // stale: the task was requeued or finished meanwhile
+      Event(0, m.running_task, "worker " + from + " reconnected with stale task " + std::to_string(m.running_task) +
+                                   " attempt " + std::to_string(m.running_attempt) + ": told to stop it");
+    }
+  }
+  w.rec.state = w.rec.task ? "busy" : (w.rec.draining ? "draining" : "idle");
+  (void)store_->UpsertWorker(w.rec);
+  Send(from, proto::Encode(welcome));
+  spdlog::info("worker {} registered ({} on {}, {} threads)", from, m.device, m.host, m.threads);
+  dirty_ = true;
+}
+
+void Coordinator::OnTaskDone(const std::string& from, const proto::TaskDoneMsg& m) {
+  proto::AckMsg ack{m.task, m.attempt};
+  auto wit = workers_.find(from);
+  if (wit != workers_.end() && wit->second.rec.task == m.task) {
+    wit->second.rec.task = 0;
+    wit->second.rec.attempt = 0;
+    wit->second.rec.tasks_done += 1;
+    wit->second.rec.state = wit->second.rec.draining ? "draining" : "idle";
+    (void)store_->UpsertWorker(wit->second.rec);
+  }
+  if (!IsCurrent(m.task, m.attempt)) {
+    spdlog::info("ignored the result of stale attempt {} of task {} from {}", m.attempt, m.task, from);
+    Send(from, proto::Encode(ack));
+    dirty_ = true;
+    return;
+  }
+  in_flight_.erase(m.task);
+  auto t = store_->GetTask(m.task);
+  if (!t.ok()) {
+    Send(from, proto::Encode(ack));
+    return;
+  }
+  const int64_t now = Now();
+  if (m.ok) {
+    (void)store_->SetProgress(m.task, m.attempt, 1.0, t->progress_message);
+    auto r = store_->FinishTask(m.task, m.attempt, TaskState::kSucceeded, "", false, now);
+    if (r.ok() && *r) Event(t->experiment_id, m.task, t->name + ": succeeded on " + from);
+  } else if (m.cancelled) {
+    (void)store_->FinishTask(m.task, m.attempt, TaskState::kCancelled, "cancelled", false, now);
+  } else {
+    const FailureDecision fd = OnFailure(m.attempt, m.permanent, PolicyOf(t->experiment_id), now);
+    if (fd.retry) {
+      (void)store_->RequeueTask(m.task, m.attempt, fd.not_before_ms, m.error);
+      Event(t->experiment_id, m.task, t->name + ": attempt " + std::to_string(m.attempt) + " failed on " + from +
+                                          ", retrying in " + std::to_string((fd.not_before_ms - now) / 1000) +
+                                          " s: " + m.error);
+    } else {
+      (void)store_->FinishTask(m.task, m.attempt, TaskState::kFailed, m.error, m.permanent, now);
+      Event(t->experiment_id, m.task, t->name + ": failed" + (m.permanent ? " (permanent)" : "") + ": " + m.error);
+    }
+  }
+  Send(from, proto::Encode(ack));  // after the store write: the worker may forget the task now
+  AfterTaskFinished(t->experiment_id);
+  dirty_ = true;
+}
+
+void Coordinator::AfterTaskFinished(int64_t experiment_id) {
+  auto e = store_->GetExperiment(experiment_id);
+  auto tasks = store_->ListTasks(experiment_id);
+  if (!e.ok() || !tasks.ok() || e->state != ExperimentState::kRunning) return;
+  bool all_ok = true;
+  for (const auto& t : *tasks) {
+    if (t.state == TaskState::kFailed) {
+      (void)store_->SetExperimentState(experiment_id, ExperimentState::kFailed, t.name + ": " + t.error, Now());
+      Event(experiment_id, 0, "experiment " + e->name + " failed: " + t.name + ": " + t.error);
+      return;
+    }
+    all_ok = all_ok && t.state == TaskState::kSucceeded;
+  }
+  if (!all_ok) return;
+  ExperimentRecord done = *e;
+  done.state = ExperimentState::kSucceeded;
+  auto spec = SpecOf(*e);
+  std::vector<int> folds;
+  for (const auto& t : *tasks)
+    if (t.kind == "train") folds.push_back(t.fold);
+  if (!e->dir.empty()) {
+    auto results = BuildResults(done, folds, spec.ok() ? spec->inference.postprocessing : true);
+    if (results.ok()) {
+      (void)WriteFileAtomic(e->dir + "/results.json", *results + "\n");
+      (void)store_->SetResults(experiment_id, *results);
+    } else {
+      spdlog::error("results of experiment {}: {}", experiment_id, results.status().message());
+    }
+  }
+  (void)store_->SetExperimentState(experiment_id, ExperimentState::kSucceeded, "", Now());
+  Event(experiment_id, 0, "experiment " + e->name + " succeeded");
+}
+
+void Coordinator::Tick() {
+  FlushOutbox();
+  const int64_t now = Now();
+  if (now - last_heartbeat_sent_ms_ >= options_.scheduler.heartbeat_ms) {
+    last_heartbeat_sent_ms_ = now;
+    const std::string hb = proto::Encode(proto::HeartbeatMsg{});
+    for (const auto& [name, w] : workers_)
+      if (!w.lost) Send(name, hb);
+    CheckLiveness();
+  }
+  if (dirty_.exchange(false) || now - last_full_dispatch_ms_ >= 1000) {
+    last_full_dispatch_ms_ = now;
+    DispatchReady();
+  }
+}
+
+void Coordinator::CheckLiveness() {
+  const int64_t now = Now();
+  for (auto& [name, w] : workers_) {
+    if (!w.lost && w.rec.last_heartbeat_ms - w.stored_heartbeat_ms >= 2000) {
+      // Heartbeat times are for display (CLI, web UI): stored every 2 s, not each one.
+      w.stored_heartbeat_ms = w.rec.last_heartbeat_ms;
+      (void)store_->UpsertWorker(w.rec);
+    }
+    if (w.lost || !WorkerExpired(w.rec.last_heartbeat_ms, now, options_.scheduler)) continue;
+    w.lost = true;
+    w.lost_at_ms = now;
+    w.rec.state = "lost";
+    (void)store_->UpsertWorker(w.rec);
+    Event(0, w.rec.task, "worker " + name + " is lost (silent for " +
+                             std::to_string((now - w.rec.last_heartbeat_ms) / 1000) + " s)");
+    if (w.rec.task) {
+      auto it = in_flight_.find(w.rec.task);
+      if (it != in_flight_.end()) it->second.orphan_since_ms = now - options_.scheduler.heartbeat_ms * options_.scheduler.liveness;
+    }
+  }
+  // Orphans whose worker did not come back within liveness + grace go back to the queue.
+  const int64_t silence = options_.scheduler.heartbeat_ms * options_.scheduler.liveness;
+  for (auto it = in_flight_.begin(); it != in_flight_.end();) {
+    const InFlight& f = it->second;
+    if (f.orphan_since_ms < 0 || now < RequeueAt(f.orphan_since_ms + silence, options_.scheduler)) {
+      ++it;
+      continue;
+    }
+    const int64_t task = it->first;
+    const int attempt = f.attempt;
+    const std::string worker = f.worker;
+    it = in_flight_.erase(it);
+    auto t = store_->GetTask(task);
+    auto r = store_->RequeueTask(task, attempt, now, "worker " + worker + " lost");
+    if (t.ok() && r.ok() && *r)
+      Event(t->experiment_id, task, t->name + ": attempt " + std::to_string(attempt) + " lost with worker " + worker +
+                                        "; back in the queue");
+    auto wit = workers_.find(worker);
+    if (wit != workers_.end() && wit->second.rec.task == task) wit->second.rec.task = 0;
+    dirty_ = true;
+  }
+}
+
+void Coordinator::FlushOutbox() {
+  std::vector<std::pair<int64_t, int>> cancels;
+  std::vector<std::string> drains;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    cancels.swap(cancels_);
+    drains.swap(drains_);
+  }
+  for (const auto& [task, attempt] : cancels) {
+    auto it = in_flight_.find(task);
+    if (it == in_flight_.end()) continue;
+    proto::CancelMsg c{task, it->second.attempt, "experiment cancelled"};
+    Send(it->second.worker, proto::Encode(c));
+    (void)attempt;
+  }
+  for (const auto& name : drains) {
+    auto it = workers_.find(name);
+    if (it == workers_.end()) continue;
+    it->second.rec.draining = true;
+    if (!it->second.rec.task) it->second.rec.state = "draining";
+    (void)store_->UpsertWorker(it->second.rec);
+  }
+}
+
+}  // namespace nephron::coord

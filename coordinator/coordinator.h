@@ -1,0 +1,115 @@
+// The coordinator daemon's core: one event loop that owns the ROUTER socket
+// and the live view of the workers, and applies the scheduler's decisions to
+// the Store. It also implements Control for the HTTP API: those calls come
+// from other threads, write to the (thread-safe) Store directly and leave
+// anything that needs the socket (cancel messages, drains) in an outbox that
+// the loop empties within one tick.
+//
+// Restart safety: every state change is in the Store before any worker or
+// client hears of it. After a restart, tasks the Store shows as running are
+// "orphans": a worker that re-registers and reports the same (task, attempt)
+// adopts it; otherwise it goes back to the queue once the worker would have
+// been declared lost (heartbeat x liveness + grace).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/protocol.h"
+#include "common/spec.h"
+#include "common/transport.h"
+#include "coordinator/control.h"
+#include "coordinator/scheduler.h"
+#include "coordinator/store.h"
+
+namespace nephron::coord {
+
+struct CoordinatorOptions {
+  std::string bind = "tcp://127.0.0.1:0";
+  std::string data_root = ".";     // experiments go to DATA_ROOT/experiments/<id>-<name>
+  SchedulerConfig scheduler;
+  int64_t progress_store_interval_ms = 1000;  // progress writes per task at most this often
+  std::function<int64_t()> now_ms;  // default: the system clock
+};
+
+class Coordinator : public Control {
+ public:
+  Coordinator(Store* store, CoordinatorOptions options);
+  ~Coordinator() override;
+
+  // Binds the socket and loads the orphans of a previous run.
+  Status Start();
+  std::string endpoint() const { return endpoint_; }
+  // The event loop; returns when *stop becomes true.
+  void Run(const std::atomic<bool>* stop);
+
+  // Control (thread-safe).
+  Result<int64_t> Submit(const std::string& spec_yaml, const std::string& source) override;
+  Status Cancel(int64_t experiment_id) override;
+  Status Retry(int64_t task_id) override;
+  Status Drain(const std::string& worker) override;
+
+  // For code-built experiments (load test): stores `tasks` under a new
+  // experiment without a spec.
+  Result<int64_t> SubmitTasks(const std::string& name, std::vector<TaskRecord> tasks);
+
+ private:
+  struct LiveWorker {
+    WorkerRecord rec;
+    bool lost = false;
+    int64_t lost_at_ms = 0;
+    int64_t stored_heartbeat_ms = 0;  // last heartbeat time written to the store
+  };
+  struct InFlight {
+    int attempt = 0;
+    std::string worker;
+    int64_t orphan_since_ms = -1;   // >= 0: nobody reported it yet (after a restart or a loss)
+    int64_t last_progress_store_ms = 0;
+  };
+  struct Outgoing {
+    std::string worker;
+    std::string payload;
+  };
+
+  int64_t Now() const { return options_.now_ms(); }
+  void HandleMessage(const std::string& from, const std::string& payload);
+  void OnRegister(const std::string& from, const proto::RegisterMsg& m);
+  void OnTaskDone(const std::string& from, const proto::TaskDoneMsg& m);
+  bool IsCurrent(int64_t task, int attempt) const;
+  void Send(const std::string& worker, const std::string& payload);
+  void Tick();
+  void CheckLiveness();
+  void DispatchReady();
+  void FlushOutbox();
+  void AfterTaskFinished(int64_t experiment_id);
+  Result<proto::AssignMsg> BuildAssign(const TaskRecord& t, const ExperimentRecord& e);
+  Result<JobSpec> SpecOf(const ExperimentRecord& e);
+  RetryPolicy PolicyOf(int64_t experiment_id);
+  void Event(int64_t exp, int64_t task, const std::string& text);
+
+  Store* store_;
+  CoordinatorOptions options_;
+  zmq::context_t ctx_;
+  std::unique_ptr<net::Socket> socket_;
+  std::string endpoint_;
+
+  std::map<std::string, LiveWorker> workers_;
+  std::map<int64_t, InFlight> in_flight_;
+  std::map<int64_t, JobSpec> specs_;
+  int64_t last_heartbeat_sent_ms_ = 0;
+  int64_t last_full_dispatch_ms_ = 0;
+
+  std::mutex mu_;  // guards outbox_, drains_ and the dirty flag
+  std::vector<std::pair<int64_t, int>> cancels_;  // (task, attempt) to stop
+  std::vector<std::string> drains_;
+  std::atomic<bool> dirty_{true};
+};
+
+}  // namespace nephron::coord

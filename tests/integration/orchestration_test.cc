@@ -1,0 +1,318 @@
+// The coordinator and workers as real processes on loopback, running a tiny
+// experiment end to end: two workers, a worker killed with SIGKILL in the
+// middle of a fold training, the coordinator killed with SIGKILL and
+// restarted; cancellation that survives a restart; protocol refusal.
+// State is checked in the coordinator's SQLite database (read through the
+// Store) and in the experiment folder.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+
+#include "coordinator/store.h"
+#include "tests/fakes/daemons.h"
+#include "tests/fakes/run_nephron.h"
+
+namespace nephron {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::CmdResult;
+using testing::CoordinatorInfo;
+using testing::Daemon;
+using testing::Nephron;
+
+class OrchestrationTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    root_ = fs::temp_directory_path() / ("nephron_orch_" + std::to_string(getpid()));
+    fs::remove_all(root_);
+    fs::create_directories(root_);
+    const CmdResult r = Nephron("synth --out " + (root_ / "data").string() + " --cases 7 --seed 5 --size tiny");
+    ASSERT_EQ(r.code, 0) << r.out;
+  }
+  static void TearDownTestSuite() {
+    if (::testing::UnitTest::GetInstance()->failed_test_count() == 0) fs::remove_all(root_);
+  }
+
+  void SetUp() override {
+    dir_ = root_ / ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+
+  std::string P(const std::string& name) const { return (dir_ / name).string(); }
+
+  // A tiny experiment: 2 folds, 6 training cases and one held-out test case.
+  std::string WriteSpec(int epochs) {
+    std::ofstream(P("spec.yaml")) << "name: tiny\n"
+                                  << "dataset:\n  root: " << (root_ / "data").string()
+                                  << "\n  test_cases: [case_00006]\n"
+                                     "plan:\n  num_folds: 2\n  patch_size: [16, 32, 32]\n  batch_size: 2\n"
+                                     "  base_features: 8\n  max_features: 32\n"
+                                     "train:\n  epochs: "
+                                  << epochs
+                                  << "\n  iterations_per_epoch: 10\n  val_iterations: 2\n  checkpoint_every: 1\n"
+                                     "inference:\n  tta: false\n"
+                                     "resources:\n  fingerprint_shards: 2\n  preprocess_shards: 2\n  predict_shards: 1\n"
+                                     "retry:\n  backoff_seconds: 0.5\n";
+    return P("spec.yaml");
+  }
+
+  // Starts (or restarts, on the same ports) the coordinator.
+  void StartCoordinator(const std::string& zmq_port = "0", const std::string& http_port = "0") {
+    fs::remove(P("ready"));
+    coordinator_ = Daemon({NEPHRON_COORDINATOR, "--db", P("nephron.db"), "--bind", "tcp://127.0.0.1:" + zmq_port,
+                           "--http", "127.0.0.1:" + http_port, "--data-root", dir_.string(), "--ready-file",
+                           P("ready"), "--heartbeat-ms", "300", "--liveness", "4", "--grace-ms", "500"},
+                          P("coordinator.log"));
+    ASSERT_TRUE(testing::WaitReady(P("ready"), &info_)) << coordinator_.Log();
+  }
+  Daemon StartWorker(const std::string& name, const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> argv = {NEPHRON_WORKER, "--coordinator", info_.zmq, "--name", name, "--threads", "1",
+                                     "--engine", NEPHRON_BINARY};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return Daemon(argv, P(name + ".log"));
+  }
+  int64_t Submit(const std::string& spec) {
+    const CmdResult r = Nephron("submit " + spec + " --coordinator " + info_.url() + " --token " + info_.token());
+    EXPECT_EQ(r.code, 0) << r.out;
+    const auto at = r.out.find("as experiment ");
+    return at == std::string::npos ? 0 : std::atoll(r.out.c_str() + at + 14);
+  }
+  // Opens the coordinator's database (WAL: readers beside the daemon are fine).
+  std::unique_ptr<coord::Store> Db() {
+    auto s = coord::OpenSqliteStore(P("nephron.db"));
+    EXPECT_TRUE(s.ok()) << s.status().ToString();
+    return s.ok() ? std::move(*s) : nullptr;
+  }
+  // Polls `pred` every 200 ms for up to `seconds`.
+  bool WaitFor(const std::function<bool()>& pred, double seconds) {
+    const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    while (std::chrono::steady_clock::now() < end) {
+      if (pred()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    return false;
+  }
+  std::string Logs() {
+    std::string s = "--- coordinator ---\n" + coordinator_.Log();
+    for (const auto& e : fs::directory_iterator(dir_))
+      if (e.path().extension() == ".log" && e.path().filename() != "coordinator.log") {
+        std::ifstream in(e.path());
+        s += "--- " + e.path().filename().string() + " ---\n" + std::string(std::istreambuf_iterator<char>(in), {});
+      }
+    return s;
+  }
+
+  static fs::path root_;
+  fs::path dir_;
+  Daemon coordinator_;
+  CoordinatorInfo info_;
+};
+fs::path OrchestrationTest::root_;
+
+std::string Port(const std::string& endpoint) { return endpoint.substr(endpoint.rfind(':') + 1); }
+
+TEST_F(OrchestrationTest, SurvivesKilledWorkerAndKilledCoordinator) {
+  const int kEpochs = 16;
+  const std::string spec = WriteSpec(kEpochs);
+  StartCoordinator();
+  std::map<std::string, Daemon> workers;
+  workers["w1"] = StartWorker("w1");
+  workers["w2"] = StartWorker("w2");
+  const int64_t exp = Submit(spec);
+  ASSERT_GT(exp, 0);
+  auto db = Db();
+
+  // 1. SIGKILL the worker that trains a fold once it has 2 epochs behind it.
+  coord::TaskRecord victim;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto metrics = db->Metrics(exp);
+        if (!metrics.ok()) return false;
+        for (const auto& m : *metrics) {
+          auto t = db->GetTask(m.task_id);
+          if (m.epoch >= 2 && t.ok() && t->state == coord::TaskState::kRunning) {
+            victim = *t;
+            return true;
+          }
+        }
+        return false;
+      },
+      300))
+      << Logs();
+  ASSERT_TRUE(workers.count(victim.worker)) << victim.worker;
+  workers[victim.worker].Stop(SIGKILL);
+  workers["w3"] = StartWorker("w3");
+
+  // 2. SIGKILL the coordinator while the victim's fold runs again, restart it on the same ports.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto t = db->GetTask(victim.id);
+        return t.ok() && t->attempt == 2 && t->state == coord::TaskState::kRunning;
+      },
+      120))
+      << Logs();
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  const std::string zmq_port = Port(info_.zmq), http_port = Port(info_.http);
+  coordinator_.Stop(SIGKILL);
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  StartCoordinator(zmq_port, http_port);
+  // The training that kept running meanwhile is adopted, not started again.
+  ASSERT_TRUE(WaitFor([&] { return coordinator_.Log().find("still runs task " + std::to_string(victim.id)) !=
+                                   std::string::npos; }, 30))
+      << Logs();
+
+  // 3. Everything completes.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto e = db->GetExperiment(exp);
+        return e.ok() && e->state != coord::ExperimentState::kRunning;
+      },
+      600))
+      << Logs();
+  auto e = db->GetExperiment(exp);
+  ASSERT_EQ(e->state, coord::ExperimentState::kSucceeded) << e->error << "\n" << Logs();
+
+  // No task lost or done twice: every task succeeded; only the victim needed a second attempt.
+  auto tasks = db->ListTasks(exp);
+  ASSERT_TRUE(tasks.ok());
+  for (const auto& t : *tasks) {
+    EXPECT_EQ(t.state, coord::TaskState::kSucceeded) << t.name;
+    EXPECT_EQ(t.attempt, t.id == victim.id ? 2 : 1) << t.name;
+  }
+  // The victim's second attempt resumed from its checkpoint, not from epoch 0.
+  std::string victim_log;
+  for (const auto& f : fs::directory_iterator(e->dir + "/logs"))
+    if (f.path().filename().string().rfind(std::to_string(victim.id) + "-", 0) == 0) {
+      std::ifstream in(f.path());
+      victim_log.assign(std::istreambuf_iterator<char>(in), {});
+    }
+  const auto second = victim_log.find("== attempt 2:");
+  ASSERT_NE(second, std::string::npos) << victim_log;
+  EXPECT_NE(victim_log.find("resum", second), std::string::npos) << victim_log;
+  // Every epoch's metrics recorded exactly once, for every fold.
+  auto metrics = db->Metrics(exp);
+  ASSERT_TRUE(metrics.ok());
+  std::map<int64_t, std::multiset<int>> epochs;
+  for (const auto& m : *metrics) epochs[m.task_id].insert(m.epoch);
+  int trains = 0;
+  for (const auto& t : *tasks) {
+    if (t.kind != "train") continue;
+    ++trains;
+    std::multiset<int> want;
+    for (int k = 1; k <= kEpochs; ++k) want.insert(k);
+    EXPECT_EQ(epochs[t.id], want) << t.name;
+  }
+  EXPECT_EQ(trains, 2);
+
+  // results.json, and it matches the standalone engine commands on the same folds.
+  std::ifstream rin(e->dir + "/results.json");
+  ASSERT_TRUE(rin) << e->dir;
+  const nlohmann::json results = nlohmann::json::parse(rin);
+  ASSERT_EQ(results["folds"].size(), 2u);
+  ASSERT_EQ(results["cases"].size(), 1u);
+  EXPECT_EQ(results["cases"][0]["id"], "case_00006");
+  EXPECT_FALSE(results["kidney_dice"].is_null());
+  CmdResult r = Nephron("predict --experiment " + e->dir + " --input " + (root_ / "data").string() +
+                        " --test-set --spec " + spec + " --output " + P("standalone") + " --threads 2");
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = Nephron("evaluate --pred " + P("standalone") + " --gt " + (root_ / "data").string() + " --no-previews");
+  ASSERT_EQ(r.code, 0) << r.out;
+  std::ifstream sin(P("standalone/evaluation.json"));
+  const nlohmann::json standalone = nlohmann::json::parse(sin);
+  EXPECT_NEAR(standalone["kidney_dice"].get<double>(), results["kidney_dice"].get<double>(), 1e-9);
+  EXPECT_NEAR(standalone["tumor_dice"].get<double>(), results["tumor_dice"].get<double>(), 1e-9);
+  // `nephron results --json` prints the same.
+  r = Nephron("results " + std::to_string(exp) + " --json --coordinator " + info_.url());
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["composite"], results["composite"]);
+}
+
+TEST_F(OrchestrationTest, CancelStopsEverythingAndSurvivesARestart) {
+  const std::string spec = WriteSpec(200);
+  StartCoordinator();
+  Daemon w = StartWorker("w1");
+  const int64_t exp = Submit(spec);
+  auto db = Db();
+  int64_t train_task = 0;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto tasks = db->ListTasks(exp);
+        if (!tasks.ok()) return false;
+        for (const auto& t : *tasks)
+          if (t.kind == "train" && t.state == coord::TaskState::kRunning && t.progress > 0) train_task = t.id;
+        return train_task != 0;
+      },
+      300))
+      << Logs();
+  CmdResult r = Nephron("cancel " + std::to_string(exp) + " --coordinator " + info_.url() + " --token " + info_.token());
+  ASSERT_EQ(r.code, 0) << r.out;
+  // The worker stops the training within moments and is idle again.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto ws = db->ListWorkers();
+        return ws.ok() && ws->size() == 1 && (*ws)[0].state == "idle" && (*ws)[0].task == 0;
+      },
+      30))
+      << Logs();
+  auto check_cancelled = [&] {
+    auto e = db->GetExperiment(exp);
+    ASSERT_TRUE(e.ok());
+    EXPECT_EQ(e->state, coord::ExperimentState::kCancelled);
+    auto tasks = db->ListTasks(exp);
+    for (const auto& t : *tasks)
+      if (t.state != coord::TaskState::kSucceeded) {
+        EXPECT_EQ(t.state, coord::TaskState::kCancelled) << t.name;
+      }
+  };
+  check_cancelled();
+  auto t = db->GetTask(train_task);
+  EXPECT_TRUE(fs::exists(db->GetExperiment(exp)->dir + "/fold_" + std::to_string(t->fold) + "/checkpoint_latest.pt"));
+  // After a restart nothing runs again.
+  const std::string zmq_port = Port(info_.zmq), http_port = Port(info_.http);
+  coordinator_.Stop(SIGKILL);
+  StartCoordinator(zmq_port, http_port);
+  std::this_thread::sleep_for(std::chrono::seconds(4));
+  check_cancelled();
+  auto ws = db->ListWorkers();
+  ASSERT_TRUE(ws.ok());
+  ASSERT_EQ(ws->size(), 1u);
+  EXPECT_EQ((*ws)[0].task, 0);
+}
+
+TEST_F(OrchestrationTest, WorkerWithAnotherProtocolVersionIsRefused) {
+  StartCoordinator();
+  Daemon w = StartWorker("old", {"--protocol-version", "99"});
+  int status = 0;
+  ASSERT_TRUE(w.WaitExit(20, &status)) << Logs();
+  EXPECT_EQ(WEXITSTATUS(status), 1);
+  EXPECT_NE(w.Log().find("protocol version 99 is not supported"), std::string::npos) << w.Log();
+  EXPECT_NE(coordinator_.Log().find("refused old"), std::string::npos) << coordinator_.Log();
+  auto ws = Db()->ListWorkers();
+  ASSERT_TRUE(ws.ok());
+  EXPECT_TRUE(ws->empty());
+}
+
+TEST_F(OrchestrationTest, InvalidSpecIsRejectedAtSubmitWithEveryProblem) {
+  StartCoordinator();
+  std::ofstream(P("bad.yaml")) << "name: bad\ndataset:\n  root: /no/such/folder\ntrain:\n  epochs: -3\n"
+                                  "retry:\n  max_attempts: 0\n";
+  const CmdResult r = Nephron("submit " + P("bad.yaml") + " --coordinator " + info_.url() + " --token " + info_.token());
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("train.epochs"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("retry.max_attempts"), std::string::npos) << r.out;
+  auto exps = Db()->ListExperiments();
+  ASSERT_TRUE(exps.ok());
+  EXPECT_TRUE(exps->empty());
+}
+
+}  // namespace
+}  // namespace nephron

@@ -1,0 +1,73 @@
+// nephron-worker: the worker daemon. Thin: flags, then Worker::Run.
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <filesystem>
+
+#include "common/logging.h"
+#include "worker/worker.h"
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+void OnSignal(int) { g_stop = true; }
+
+// The `nephron` engine binary: --engine, $NEPHRON_ENGINE, next to this
+// program, or the build tree's jobs/ folder beside worker/.
+std::string FindEngine(const std::string& flag) {
+  if (!flag.empty()) return flag;
+  if (const char* env = std::getenv("NEPHRON_ENGINE")) return env;
+  std::error_code ec;
+  const auto self = std::filesystem::read_symlink("/proc/self/exe", ec).parent_path();
+  for (const auto& c : {self / "nephron", self.parent_path() / "jobs" / "nephron"})
+    if (std::filesystem::exists(c, ec)) return c.string();
+  return "";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace nephron;
+  CLI::App app{"nephron-worker: runs preprocessing, training, validation, prediction and evaluation tasks for a "
+               "coordinator. One per GPU (or per CPU machine)."};
+  worker::WorkerOptions o;
+  std::string engine, level = "info";
+  o.coordinator = "tcp://127.0.0.1:5555";
+  app.add_option("--coordinator", o.coordinator, "the coordinator's ZeroMQ endpoint, tcp://HOST:PORT")
+      ->capture_default_str();
+  app.add_option("--device", o.executor.device, "cpu or cuda:N")->capture_default_str();
+  app.add_option("--name", o.name, "unique worker name (default HOST:DEVICE:PID)");
+  app.add_option("--threads", o.executor.threads, "engine threads per task (0 = all cores)")->capture_default_str();
+  app.add_option("--engine", engine, "path of the `nephron` binary (default: $NEPHRON_ENGINE, or found beside this one)");
+  app.add_option("--protocol-version", o.protocol_version, "speak this protocol version (testing only)")
+      ->group("");
+  app.add_option("--log-level", level, "debug, info, warn or error")->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  SetUpLogging(level);
+  const std::string& dev = o.executor.device;
+  if (dev != "cpu" && dev.rfind("cuda", 0) != 0) {
+    std::fprintf(stderr, "nephron-worker: --device: expected cpu or cuda:N, got '%s'\n", dev.c_str());
+    return 2;
+  }
+  o.executor.engine = FindEngine(engine);
+  if (o.executor.engine.empty() || access(o.executor.engine.c_str(), X_OK) != 0) {
+    std::fprintf(stderr, "nephron-worker: cannot find the `nephron` engine binary (pass --engine PATH)\n");
+    return 1;
+  }
+  std::signal(SIGTERM, OnSignal);
+  std::signal(SIGINT, OnSignal);
+  worker::Worker w(o);
+  Status s = w.Run(&g_stop);
+  if (!s.ok()) {
+    std::fprintf(stderr, "nephron-worker: %s\n", s.message().c_str());
+    return 1;
+  }
+  return 0;
+}
