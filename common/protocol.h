@@ -113,8 +113,9 @@ struct AssignMsg {
   std::string output_dir;      // predict: where label maps go; evaluate: predictions to score
   std::string log_path;        // where the worker appends the task's output
   double noop_seconds = 0;     // noop (tests, load test): how long to pretend to work
+  int threads = 0;             // engine threads (spec resources.threads); 0: the worker's --threads
   MSGPACK_DEFINE_MAP(task, attempt, kind, experiment, experiment_dir, data_dir, spec_path, fold, shard, num_shards,
-                     cases, output_dir, log_path, noop_seconds);
+                     cases, output_dir, log_path, noop_seconds, threads);
 };
 
 struct CancelMsg {
@@ -160,7 +161,7 @@ struct MetricMsg {
 };
 
 struct ArtifactInfo {
-  std::string path;            // relative to the data root
+  std::string path;            // relative to the experiment folder
   int64_t size = 0;
   std::string sha256;
   MSGPACK_DEFINE_MAP(path, size, sha256);

@@ -218,6 +218,10 @@ void Coordinator::OnTaskDone(const std::string& from, const proto::TaskDoneMsg& 
   const int64_t now = Now();
   if (m.ok) {
     (void)store_->SetProgress(m.task, m.attempt, 1.0, t->progress_message);
+    std::vector<ArtifactRecord> artifacts;
+    for (const auto& a : m.artifacts) artifacts.push_back({t->experiment_id, a.path, m.task, m.attempt, a.size, a.sha256});
+    Status as = store_->AddArtifacts(m.task, m.attempt, artifacts);
+    if (!as.ok()) spdlog::error("store artifacts of task {}: {}", m.task, as.message());
     auto r = store_->FinishTask(m.task, m.attempt, TaskState::kSucceeded, "", false, now);
     if (r.ok() && *r) Event(t->experiment_id, m.task, t->name + ": succeeded on " + from);
   } else if (m.cancelled) {

@@ -299,6 +299,20 @@ struct HttpApi::Impl {
     SendJson(res, 200, out);
   }
 
+  void GetArtifacts(const Request& req, Response& res) {
+    int64_t id;
+    if (!IdFrom(req, res, "experiment", &id)) return;
+    auto e = store->GetExperiment(id);
+    if (!e.ok()) return SendStatus(res, e.status());
+    auto artifacts = store->Artifacts(id);
+    if (!artifacts.ok()) return SendStatus(res, artifacts.status());
+    Json out = Json::array();
+    for (const auto& a : *artifacts)
+      out.push_back({{"path", a.path}, {"task_id", a.task_id}, {"attempt", a.attempt}, {"size", a.size},
+                     {"sha256", a.sha256}});
+    SendJson(res, 200, out);
+  }
+
   void GetResults(const Request& req, Response& res) {
     int64_t id;
     if (!IdFrom(req, res, "experiment", &id)) return;
@@ -389,6 +403,7 @@ struct HttpApi::Impl {
     Get(R"(/api/experiments/([^/]+))", [this](const Request& q, Response& r) { GetExperiment(q, r); });
     Get(R"(/api/experiments/([^/]+)/metrics)", [this](const Request& q, Response& r) { GetMetrics(q, r); });
     Get(R"(/api/experiments/([^/]+)/results)", [this](const Request& q, Response& r) { GetResults(q, r); });
+    Get(R"(/api/experiments/([^/]+)/artifacts)", [this](const Request& q, Response& r) { GetArtifacts(q, r); });
     Get(R"(/api/tasks/([^/]+))", [this](const Request& q, Response& r) { GetTask(q, r); });
     Get(R"(/api/tasks/([^/]+)/log)", [this](const Request& q, Response& r) { GetLog(q, r); });
     Get("/api/workers", [this](const Request&, Response& res) { ListWorkers(res); });

@@ -8,6 +8,7 @@
 //   GET  /api/experiments/{id}            summary + error, tasks, results, events (last 200)
 //   GET  /api/experiments/{id}/metrics    one row per (task, epoch)
 //   GET  /api/experiments/{id}/results    the results JSON (404 until evaluation wrote it)
+//   GET  /api/experiments/{id}/artifacts  files the tasks wrote: path, task_id, attempt, size, sha256
 //   GET  /api/tasks/{id}                  one task
 //   GET  /api/tasks/{id}/log?after=&limit=  {"lines": [...], "next": seq to pass as after}
 //   GET  /api/workers                     every worker

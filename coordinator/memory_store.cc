@@ -251,6 +251,28 @@ class MemoryStore : public Store {
     return Page(it->second, after_seq, limit);
   }
 
+  Status AddArtifacts(int64_t task_id, int attempt, const std::vector<ArtifactRecord>& artifacts) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto t = tasks_.find(task_id);
+    if (t == tasks_.end()) return NotFound("task " + std::to_string(task_id) + " does not exist");
+    for (ArtifactRecord a : artifacts) {
+      a.experiment_id = t->second.experiment_id;
+      a.task_id = task_id;
+      a.attempt = attempt;
+      artifacts_[a.experiment_id][a.path] = a;
+    }
+    return Status::Ok();
+  }
+
+  Result<std::vector<ArtifactRecord>> Artifacts(int64_t experiment_id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<ArtifactRecord> out;
+    auto it = artifacts_.find(experiment_id);
+    if (it != artifacts_.end())
+      for (const auto& [path, a] : it->second) out.push_back(a);
+    return out;
+  }
+
   Status UpsertWorker(const WorkerRecord& w) override {
     std::lock_guard<std::mutex> lock(mu_);
     workers_[w.name] = w;
@@ -293,6 +315,7 @@ class MemoryStore : public Store {
   std::map<int64_t, std::vector<LogRecord>> logs_;           // task -> by seq
   std::map<int64_t, std::vector<EventRecord>> events_;       // experiment -> by seq
   std::map<std::string, WorkerRecord> workers_;
+  std::map<int64_t, std::map<std::string, ArtifactRecord>> artifacts_;  // experiment -> path -> artifact
 };
 
 }  // namespace

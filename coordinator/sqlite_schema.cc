@@ -111,6 +111,18 @@ CREATE TABLE events (
 );
 CREATE INDEX events_by_experiment ON events(experiment_id, seq);
 )sql",
+      // 1 -> 2: artifacts with size and content hash.
+      R"sql(
+CREATE TABLE artifacts (
+  experiment_id INTEGER NOT NULL REFERENCES experiments(id),
+  path          TEXT    NOT NULL,
+  task_id       INTEGER NOT NULL,
+  attempt       INTEGER NOT NULL,
+  size          INTEGER NOT NULL,
+  sha256        TEXT    NOT NULL,
+  PRIMARY KEY (experiment_id, path)
+);
+)sql",
   };
   return kMigrations;
 }

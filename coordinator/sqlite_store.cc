@@ -361,6 +361,32 @@ class SqliteStore : public Store {
     return out;
   }
 
+  Status AddArtifacts(int64_t task_id, int attempt, const std::vector<ArtifactRecord>& artifacts) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Transaction tx(&db_);
+    RETURN_IF_ERROR(tx.Begin());
+    for (const auto& a : artifacts) {
+      RETURN_IF_ERROR(Exec("INSERT OR REPLACE INTO artifacts(experiment_id, path, task_id, attempt, size, sha256) "
+                           "SELECT experiment_id, ?, id, ?, ?, ? FROM tasks WHERE id = ?",
+                           a.path, attempt, a.size, a.sha256, task_id));
+      if (db_.Changes() == 0) return NotFound("task " + std::to_string(task_id) + " does not exist");
+    }
+    return tx.Commit();
+  }
+
+  Result<std::vector<ArtifactRecord>> Artifacts(int64_t experiment_id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<ArtifactRecord> out;
+    ASSIGN_OR_RETURN(Statement st, Prepare("SELECT experiment_id, path, task_id, attempt, size, sha256 FROM artifacts "
+                                           "WHERE experiment_id = ? ORDER BY path"));
+    st.BindAll(experiment_id);
+    RETURN_IF_ERROR(st.ForEachRow([&] {
+      out.push_back(ArtifactRecord{st.Int64(0), st.Text(1), st.Int64(2), st.Int(3), st.Int64(4), st.Text(5)});
+      return Status::Ok();
+    }));
+    return out;
+  }
+
   Status UpsertWorker(const WorkerRecord& w) override {
     std::lock_guard<std::mutex> lock(mu_);
     return Exec(std::string("INSERT OR REPLACE INTO workers(") + kWorkerColumns +

@@ -119,6 +119,16 @@ struct EventRecord {
   std::string text;
 };
 
+// A file a task wrote under its experiment folder (path relative to it).
+struct ArtifactRecord {
+  int64_t experiment_id = 0;
+  std::string path;
+  int64_t task_id = 0;
+  int attempt = 0;
+  int64_t size = 0;
+  std::string sha256;      // hex
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -169,6 +179,12 @@ class Store {
 
   virtual Status AddEvent(int64_t experiment_id, int64_t task_id, const std::string& text, int64_t now_ms) = 0;
   virtual Result<std::vector<EventRecord>> Events(int64_t experiment_id, int64_t after_seq, int limit) = 0;
+
+  // One row per (experiment, path): a later write of the same file replaces
+  // the row. The experiment id is taken from the task (NotFound for an
+  // unknown task).
+  virtual Status AddArtifacts(int64_t task_id, int attempt, const std::vector<ArtifactRecord>& artifacts) = 0;
+  virtual Result<std::vector<ArtifactRecord>> Artifacts(int64_t experiment_id) = 0;  // by path
 
   virtual Status UpsertWorker(const WorkerRecord& w) = 0;
   virtual Result<std::vector<WorkerRecord>> ListWorkers() = 0;  // by name

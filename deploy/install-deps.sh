@@ -15,6 +15,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev    # tests
   libyaml-cpp-dev              # job specs
   libcpp-httplib-dev           # coordinator HTTP API
+  libssl-dev                   # SHA-256 of artifacts (OpenSSL)
   nlohmann-json3-dev           # JSON files (plans, fingerprints, reports)
   libcli11-dev                 # command-line parsing
   zlib1g-dev

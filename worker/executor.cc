@@ -25,7 +25,7 @@ std::string Join(const std::vector<std::string>& v, const std::string& sep) {
 
 std::vector<std::string> EngineCommand(const proto::AssignMsg& a, const ExecutorOptions& o) {
   std::vector<std::string> c = {o.engine};
-  const std::string threads = std::to_string(o.threads);
+  const std::string threads = std::to_string(a.threads > 0 ? a.threads : o.threads);
   const std::string shard = std::to_string(a.shard) + "/" + std::to_string(a.num_shards);
   if (a.kind == "fingerprint" || a.kind == "preprocess") {
     c.insert(c.end(), {a.kind, "--data", a.data_dir, "--experiment", a.experiment_dir, "--spec", a.spec_path,

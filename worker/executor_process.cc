@@ -13,6 +13,7 @@
 #include <fstream>
 
 #include "common/fs_util.h"
+#include "worker/artifacts.h"
 #include "worker/executor.h"
 
 namespace nephron::worker {
@@ -75,6 +76,8 @@ void Executor::RunEngine(proto::AssignMsg a) {
   if (log) log << header << "\n" << std::flush;
   AddLine(header, a);
 
+  const std::vector<std::string> roots = OutputRoots(a);
+  const Snapshot before = TakeSnapshot(a.experiment_dir, roots);
   int fd = -1;
   const int pid = Spawn(argv, &fd);
   if (pid < 0) {
@@ -136,14 +139,15 @@ void Executor::RunEngine(proto::AssignMsg a) {
   if (WIFEXITED(status)) {
     done.exit_code = WEXITSTATUS(status);
     done.ok = done.exit_code == 0 && !cancel_;
-    // Exit 2 is a usage or spec error: running it again cannot help.
-    done.permanent = done.exit_code == 2;
+    // Exit 2 (usage or spec error) and 4 (corrupt or inconsistent input): running it again cannot help.
+    done.permanent = done.exit_code == 2 || done.exit_code == 4;
     done.cancelled = cancel_ && done.exit_code != 0;
     if (cancel_ && done.exit_code == 0) done.ok = true;  // finished before the cancel arrived
   } else {
     done.exit_code = 128 + WTERMSIG(status);
     done.cancelled = cancel_.load();
   }
+  if (done.ok) done.artifacts = ChangedFiles(a.experiment_dir, roots, before);
   if (!done.ok)
     done.error = done.cancelled ? "cancelled" : "exit " + std::to_string(done.exit_code) + ": " + last;
   if (log) log << "== attempt " << a.attempt << " " << (done.ok ? "succeeded" : done.error) << "\n";

@@ -11,7 +11,7 @@ namespace nephron::client {
 // `nephron synth --cases kDemoCases --seed kDemoSeed --size kDemoSize`.
 inline constexpr int kDemoCases = 24;
 inline constexpr int kDemoSeed = 0;
-inline constexpr char kDemoSize[] = "small";
+inline constexpr char kDemoSize[] = "tiny";
 
 // The demo spec with its dataset.root set to `data_root` (absolute).
 std::string DemoSpec(const std::string& data_root);

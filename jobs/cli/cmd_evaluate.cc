@@ -37,7 +37,7 @@ int RunEvaluate(int argc, char** argv) {
   auto summary = evaluate::EvaluateFolders(o);
   if (!summary.ok()) {
     std::fprintf(stderr, "nephron evaluate: %s\n", summary.status().message().c_str());
-    return 1;
+    return FailureExitCode(summary.status());
   }
   std::printf("%-24s %8s %8s %10s\n", "case", "kidney", "tumour", "composite");
   for (const auto& c : summary->cases)

@@ -25,7 +25,7 @@ void AddRunFlags(CLI::App& app, infer::RunSettings& r) {
 
 int Fail(const char* cmd, const Status& s) {
   std::fprintf(stderr, "nephron %s: %s\n", cmd, s.message().c_str());
-  return s.code() == StatusCode::kInvalidArgument ? 2 : 1;
+  return FailureExitCode(s);
 }
 
 // Loads --spec when given (else the defaults of every preset).

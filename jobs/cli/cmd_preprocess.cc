@@ -60,7 +60,7 @@ int RunStage(Stage stage, int argc, char** argv) {
     auto plan = preprocess::RunPlan(o);
     if (!plan.ok()) {
       std::fprintf(stderr, "nephron plan: %s\n", plan.status().message().c_str());
-      return 1;
+      return FailureExitCode(plan.status());
     }
     const auto& p = *plan;
     std::printf("plan (%s, %s rules): spacing %.4g x %.4g x %.4g mm, patch %d x %d x %d, batch %d, %d stages\n",
@@ -72,7 +72,7 @@ int RunStage(Stage stage, int argc, char** argv) {
   auto report = stage == Stage::kFingerprint ? preprocess::RunFingerprint(o) : preprocess::RunPreprocess(o);
   if (!report.ok()) {
     std::fprintf(stderr, "nephron %s: %s\n", name, report.status().message().c_str());
-    return 1;
+    return FailureExitCode(report.status());
   }
   std::printf("%s\n", report->Summary().c_str());
   const int ok = report->Count("done") + report->Count("already_done");

@@ -74,7 +74,7 @@ int RunTrain(int argc, char** argv) {
   auto r = train::TrainFold(o);
   if (!r.ok()) {
     std::fprintf(stderr, "nephron train: %s\n", r.status().message().c_str());
-    return 1;
+    return FailureExitCode(r.status());
   }
   if (r->already_complete) {
     std::printf("fold %s: already complete (%d/%d epochs, best EMA pseudo Dice %.4f); nothing to do; checkpoints in %s\n",

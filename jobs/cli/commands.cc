@@ -36,6 +36,20 @@ const std::vector<Command>& AllCommands() {
   return kCommands;
 }
 
+int FailureExitCode(const Status& s) {
+  switch (s.code()) {
+    case StatusCode::kInvalidArgument:
+      return 2;
+    case StatusCode::kDataLoss:
+    case StatusCode::kFailedPrecondition:
+    case StatusCode::kNotFound:
+    case StatusCode::kAlreadyExists:
+      return 4;
+    default:
+      return 1;
+  }
+}
+
 void ConsoleProgress::Report(const std::string& stage, int64_t done, int64_t total, const std::string& message) {
   static std::mutex mu;
   std::lock_guard<std::mutex> lock(mu);

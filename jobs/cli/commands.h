@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/progress.h"
+#include "common/status.h"
 
 namespace nephron::cli {
 
@@ -19,6 +20,12 @@ struct Command {
 
 const std::vector<Command>& AllCommands();
 int Main(int argc, char** argv);
+
+// The exit code of a failed command: 4 when retrying cannot help (corrupt or
+// inconsistent input: DataLoss, FailedPrecondition, NotFound, AlreadyExists),
+// 2 for InvalidArgument (a usage or spec error), 1 otherwise (may be
+// transient). Workers do not retry exit codes 2 and 4.
+int FailureExitCode(const Status& s);
 
 // Prints "[stage] done/total message" lines to stderr.
 class ConsoleProgress : public ProgressSink {

@@ -213,6 +213,18 @@ TEST_F(OrchestrationTest, SurvivesKilledWorkerAndKilledCoordinator) {
   }
   EXPECT_EQ(trains, 2);
 
+  // Every task's outputs are recorded with size and content hash.
+  auto artifacts = db->Artifacts(exp);
+  ASSERT_TRUE(artifacts.ok());
+  std::map<std::string, coord::ArtifactRecord> by_path;
+  for (const auto& a : *artifacts) by_path[a.path] = a;
+  for (const char* path : {"plans.json", "fold_0/checkpoint_final.pt", "fold_1/checkpoint_final.pt",
+                           "postprocessing.json", "predictions/case_00006.nii.gz", "predictions/evaluation.json"}) {
+    ASSERT_TRUE(by_path.count(path)) << path;
+    EXPECT_EQ(by_path[path].size, static_cast<int64_t>(fs::file_size(e->dir + "/" + path))) << path;
+    EXPECT_EQ(by_path[path].sha256.size(), 64u) << path;
+  }
+
   // results.json, and it matches the standalone engine commands on the same folds.
   std::ifstream rin(e->dir + "/results.json");
   ASSERT_TRUE(rin) << e->dir;

@@ -63,6 +63,7 @@ TEST(ProtocolTest, AssignRoundTrip) {
   a.output_dir = "/out";
   a.log_path = "/log";
   a.noop_seconds = 0.25;
+  a.threads = 3;
   AssignMsg r = RoundTrip(a);
   EXPECT_EQ(r.task, 9);
   EXPECT_EQ(r.attempt, 2);
@@ -78,6 +79,7 @@ TEST(ProtocolTest, AssignRoundTrip) {
   EXPECT_EQ(r.output_dir, "/out");
   EXPECT_EQ(r.log_path, "/log");
   EXPECT_DOUBLE_EQ(r.noop_seconds, 0.25);
+  EXPECT_EQ(r.threads, 3);
 }
 
 TEST(ProtocolTest, TaskStreamsRoundTrip) {

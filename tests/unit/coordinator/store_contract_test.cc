@@ -389,6 +389,26 @@ TEST_P(StoreContractTest, WorkersAreUpsertedByName) {
   EXPECT_EQ(all[1].name, "w2");
 }
 
+TEST_P(StoreContractTest, ArtifactsKeepOneRowPerPathFromTheLatestWrite) {
+  int64_t exp = 0;
+  const std::vector<int64_t> ids = CreateGraph(&exp);
+  EXPECT_TRUE(Must(store_->Artifacts(exp)).empty());
+  ASSERT_TRUE(store_->AddArtifacts(ids[0], 1, {{0, "fold_0/checkpoint_final.pt", 0, 0, 1000, "aa"},
+                                              {0, "plans.json", 0, 0, 10, "bb"}}).ok());
+  ASSERT_TRUE(store_->AddArtifacts(ids[1], 2, {{0, "fold_0/checkpoint_final.pt", 0, 0, 2000, "cc"}}).ok());
+  const std::vector<ArtifactRecord> a = Must(store_->Artifacts(exp));
+  ASSERT_EQ(a.size(), 2u);
+  EXPECT_EQ(a[0].path, "fold_0/checkpoint_final.pt");  // by path
+  EXPECT_EQ(a[0].experiment_id, exp);
+  EXPECT_EQ(a[0].task_id, ids[1]);
+  EXPECT_EQ(a[0].attempt, 2);
+  EXPECT_EQ(a[0].size, 2000);
+  EXPECT_EQ(a[0].sha256, "cc");
+  EXPECT_EQ(a[1].path, "plans.json");
+  EXPECT_EQ(a[1].task_id, ids[0]);
+  EXPECT_EQ(store_->AddArtifacts(9999, 1, {{0, "x", 0, 0, 1, "dd"}}).code(), StatusCode::kNotFound);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreContractTest, ::testing::Values("memory", "sqlite"),
                          [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
 

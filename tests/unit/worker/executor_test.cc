@@ -1,3 +1,4 @@
+#include "worker/artifacts.h"
 #include "worker/executor.h"
 
 #include <gtest/gtest.h>
@@ -30,6 +31,7 @@ case "$FAKE_MODE" in
     exit 0;;
   fail) echo "reading case_00003"; echo "nephron train: case_00003/imaging.nii.gz: truncated" >&2; exit 1;;
   usage) echo "nephron train: spec.yaml: train.epochs: must be positive" >&2; exit 2;;
+  corrupt) echo "nephron train: fold_0/checkpoint_latest.pt: truncated" >&2; exit 4;;
   hang) trap 'echo "saving checkpoint"; exit 3' TERM; echo "[train] 0/10 started"; while true; do sleep 0.05; done;;
 esac
 )";
@@ -109,6 +111,34 @@ TEST_F(ExecutorTest, SuccessfulTrainingStreamsProgressLogAndMetrics) {
   EXPECT_NE(text.find("== attempt 2: " + engine_ + " train"), std::string::npos) << text;
   EXPECT_NE(text.find("[train] 2/2 epoch 2"), std::string::npos);
   EXPECT_NE(text.find("== attempt 2 succeeded"), std::string::npos);
+  // The files the training wrote, with size and SHA-256.
+  ASSERT_EQ(ev.done->artifacts.size(), 1u);
+  EXPECT_EQ(ev.done->artifacts[0].path, "fold_1/training_log.jsonl");
+  EXPECT_EQ(ev.done->artifacts[0].size, static_cast<int64_t>(fs::file_size(dir_ / "exp/fold_1/training_log.jsonl")));
+  EXPECT_EQ(ev.done->artifacts[0].sha256.size(), 64u);
+}
+
+TEST_F(ExecutorTest, Sha256OfKnownContent) {
+  std::ofstream(dir_ / "abc") << "abc";
+  auto h = Sha256File((dir_ / "abc").string());
+  ASSERT_TRUE(h.ok());
+  EXPECT_EQ(*h, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(Sha256File((dir_ / "missing").string()).status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(ExecutorTest, OnlyNewOrChangedFilesAreArtifacts) {
+  fs::create_directories(dir_ / "exp/fingerprint");
+  std::ofstream(dir_ / "exp/fingerprint/case_00000.json") << "{}";
+  proto::AssignMsg a;
+  a.kind = "fingerprint";
+  const auto roots = OutputRoots(a);
+  const Snapshot before = TakeSnapshot((dir_ / "exp").string(), roots);
+  std::ofstream(dir_ / "exp/fingerprint/case_00001.json") << "{\"a\": 1}";
+  std::ofstream(dir_ / "exp/plans.json") << "{}";  // not a fingerprint output
+  const auto changed = ChangedFiles((dir_ / "exp").string(), roots, before);
+  ASSERT_EQ(changed.size(), 1u);
+  EXPECT_EQ(changed[0].path, "fingerprint/case_00001.json");
+  EXPECT_EQ(changed[0].size, 8);
 }
 
 TEST_F(ExecutorTest, FailureCarriesTheLastLinesAndIsRetryable) {
@@ -131,6 +161,16 @@ TEST_F(ExecutorTest, UsageErrorIsPermanent) {
   ASSERT_TRUE(ev.done);
   EXPECT_TRUE(ev.done->permanent);
   EXPECT_NE(ev.done->error.find("train.epochs"), std::string::npos);
+}
+
+TEST_F(ExecutorTest, CorruptInputIsPermanent) {
+  setenv("FAKE_MODE", "corrupt", 1);
+  Executor e({engine_, "cpu", 2, 30000});
+  e.Start(Train());
+  ExecEvents ev = RunToEnd(e);
+  ASSERT_TRUE(ev.done);
+  EXPECT_TRUE(ev.done->permanent);
+  EXPECT_EQ(ev.done->exit_code, 4);
 }
 
 TEST_F(ExecutorTest, CancelSendsSigtermAndReportsCancelled) {
@@ -213,6 +253,8 @@ TEST(EngineCommandTest, EveryKindMapsToAnEngineCommand) {
             "--shard 1/2 --device cuda:1 --threads 4");
   EXPECT_EQ(cmd("evaluate"), "/bin/nephron evaluate --pred /e/predictions --gt /d --out /e/predictions/evaluation.json --threads 4");
   EXPECT_TRUE(EngineCommand([&] { a.kind = "format-disk"; return a; }(), o).empty());
+  a.threads = 1;  // the spec's resources.threads wins over the worker's --threads
+  EXPECT_EQ(cmd("plan"), "/bin/nephron plan --data /d --experiment /e --spec /e/spec.yaml --threads 1");
 }
 
 TEST(ParseTest, ProgressAndMetricLines) {

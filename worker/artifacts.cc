@@ -1,0 +1,90 @@
+#include "worker/artifacts.h"
+
+#include <openssl/evp.h>
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+
+namespace nephron::worker {
+
+namespace fs = std::filesystem;
+
+std::vector<std::string> OutputRoots(const proto::AssignMsg& a) {
+  const std::string fold = "fold_" + std::to_string(a.fold);
+  if (a.kind == "fingerprint") return {"fingerprint"};
+  if (a.kind == "plan") return {"plans.json", "splits_final.json", "dataset_fingerprint.json", "experiment.json"};
+  if (a.kind == "preprocess") return {"nnUNetPlans_3d_fullres"};
+  if (a.kind == "train")
+    return {fold + "/checkpoint_final.pt", fold + "/checkpoint_best.pt", fold + "/checkpoint_latest.pt",
+            fold + "/training_log.jsonl"};
+  if (a.kind == "validate") return {fold + "/validation"};
+  if (a.kind == "crossval") return {"crossval", "postprocessing.json"};
+  if (a.kind == "predict") return {"predictions"};
+  if (a.kind == "evaluate") return {"predictions/evaluation.json", "predictions/evaluation.csv", "predictions/previews"};
+  return {};
+}
+
+namespace {
+
+void Stamp(const fs::path& base, const fs::path& p, Snapshot* out) {
+  std::error_code ec;
+  const auto st = fs::status(p, ec);
+  if (ec) return;
+  if (fs::is_regular_file(st)) {
+    FileStamp s;
+    s.size = static_cast<int64_t>(fs::file_size(p, ec));
+    s.mtime_ns = fs::last_write_time(p, ec).time_since_epoch().count();
+    (*out)[fs::relative(p, base, ec).string()] = s;
+  } else if (fs::is_directory(st)) {
+    for (const auto& e : fs::recursive_directory_iterator(p, ec))
+      if (e.is_regular_file(ec)) Stamp(base, e.path(), out);
+  }
+}
+
+}  // namespace
+
+Snapshot TakeSnapshot(const std::string& exp_dir, const std::vector<std::string>& roots) {
+  Snapshot s;
+  for (const auto& r : roots) Stamp(exp_dir, fs::path(exp_dir) / r, &s);
+  return s;
+}
+
+std::vector<proto::ArtifactInfo> ChangedFiles(const std::string& exp_dir, const std::vector<std::string>& roots,
+                                              const Snapshot& before) {
+  std::vector<proto::ArtifactInfo> out;
+  for (const auto& [path, stamp] : TakeSnapshot(exp_dir, roots)) {
+    auto it = before.find(path);
+    if (it != before.end() && it->second.size == stamp.size && it->second.mtime_ns == stamp.mtime_ns) continue;
+    if (path.find(".tmp") != std::string::npos) continue;  // another writer's temporary file
+    auto hash = Sha256File((fs::path(exp_dir) / path).string());
+    if (!hash.ok()) continue;  // replaced meanwhile (atomic rename by a concurrent shard)
+    out.push_back({path, stamp.size, *hash});
+  }
+  return out;
+}
+
+Result<std::string> Sha256File(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return NotFound(path + ": cannot open");
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) return Internal("SHA-256 unavailable");
+  std::vector<char> buf(1 << 20);
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    if (in.gcount() > 0) EVP_DigestUpdate(ctx.get(), buf.data(), static_cast<size_t>(in.gcount()));
+  }
+  if (in.bad()) return DataLoss(path + ": read error");
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(ctx.get(), md, &len);
+  static const char* kHex = "0123456789abcdef";
+  std::string hex;
+  for (unsigned int i = 0; i < len; ++i) {
+    hex += kHex[md[i] >> 4];
+    hex += kHex[md[i] & 15];
+  }
+  return hex;
+}
+
+}  // namespace nephron::worker
