@@ -122,7 +122,7 @@ TEST_F(CliTest, PreprocessRunsEarlierStagesAndResumes) {
   // The experiment is bound to its data root.
   const fs::path other = CopyData("data_other");
   const CmdResult wrong = Nephron("preprocess --data " + other.string() + " --experiment " + exp.string());
-  EXPECT_EQ(wrong.code, 1);
+  EXPECT_EQ(wrong.code, 4);
   EXPECT_NE(wrong.out.find("field data_root"), std::string::npos) << wrong.out;
 }
 
@@ -171,7 +171,7 @@ TEST_F(CliTest, BadCasesAreReportedSkippedOrStopTheRun) {
   const fs::path exp2 = root_ / "exp_bad_stop";
   const CmdResult stop = Nephron("fingerprint --data " + d.string() + " --experiment " + exp2.string() + " --spec " +
                            spec.string());
-  EXPECT_EQ(stop.code, 1) << stop.out;
+  EXPECT_EQ(stop.code, 4) << stop.out;
   EXPECT_NE(stop.out.find("case case_00001"), std::string::npos) << stop.out;
   EXPECT_TRUE(fs::exists(exp2 / "fingerprint/case_00000.json"));
   EXPECT_FALSE(fs::exists(exp2 / "fingerprint/case_00002.json"));  // never reached
@@ -205,7 +205,7 @@ TEST_F(CliTest, HeldOutTestCasesStayOutOfFingerprintPlanSplitsAndPreprocessing) 
   // The experiment is bound to its held-out list: a run without it would
   // fingerprint and preprocess the held-out cases as training cases.
   const CmdResult other = Nephron("preprocess --data " + data + " --experiment " + exp.string());
-  EXPECT_EQ(other.code, 1) << other.out;
+  EXPECT_EQ(other.code, 4) << other.out;
   EXPECT_NE(other.out.find("field test_cases"), std::string::npos) << other.out;
   EXPECT_FALSE(fs::exists(exp / "fingerprint/case_00001.json"));
 
@@ -214,7 +214,7 @@ TEST_F(CliTest, HeldOutTestCasesStayOutOfFingerprintPlanSplitsAndPreprocessing) 
   std::ofstream(bad) << "dataset:\n  test_cases: [case_00001, case_00042]\n";
   const CmdResult b = Nephron("fingerprint --data " + data + " --experiment " + (root_ / "exp_held_out_bad").string() +
                               " --spec " + bad.string());
-  EXPECT_EQ(b.code, 1) << b.out;
+  EXPECT_EQ(b.code, 2) << b.out;
   EXPECT_NE(b.out.find("dataset.test_cases[1]: case 'case_00042' is not in the data set"), std::string::npos) << b.out;
 }
 
@@ -231,7 +231,7 @@ TEST_F(CliTest, InvalidSpecsAndEmptyDataAreRejectedClearly) {
   fs::create_directories(root_ / "empty");
   const CmdResult e = Nephron("preprocess --data " + (root_ / "empty").string() + " --experiment " +
                         (root_ / "exp_empty").string());
-  EXPECT_EQ(e.code, 1);
+  EXPECT_EQ(e.code, 4);
   EXPECT_NE(e.out.find("empty data set"), std::string::npos) << e.out;
   const CmdResult p = Nephron("preprocess --data " + (root_ / "data").string() + " --experiment " +
                         (root_ / "exp_y").string() + " --preset fancy");
@@ -282,7 +282,7 @@ TEST_F(CliTest, EvaluateGeometryMismatchFailsNamingSpacing) {
   lab->geometry.spacing[0] *= 1.5;
   ASSERT_TRUE(data::WriteImage(*lab, (pred / "case_00002.nii.gz").string()).ok());
   const CmdResult r = Nephron("evaluate --pred " + pred.string() + " --gt " + (root_ / "data").string());
-  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_EQ(r.code, 4) << r.out;
   EXPECT_NE(r.out.find("spacing"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("case_00002.nii.gz"), std::string::npos) << r.out;
   EXPECT_FALSE(fs::exists(pred / "evaluation.json"));

@@ -152,7 +152,7 @@ TEST_F(InferTest, ValidateCrossvalAndPostprocessingAtPredictTime) {
 TEST_F(InferTest, MissingCheckpointsAndUntrainedExperimentsAreClearErrors) {
   CmdResult r = Nephron("predict --experiment " + Exp() + " --input " + P("heldout") + " --output " + P("out_missing") +
                         " --folds 0,3");
-  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_EQ(r.code, 4) << r.out;
   EXPECT_NE(r.out.find("fold_3/checkpoint_final.pt"), std::string::npos) << r.out;
   EXPECT_FALSE(fs::exists(P("out_missing")));
 
@@ -160,7 +160,7 @@ TEST_F(InferTest, MissingCheckpointsAndUntrainedExperimentsAreClearErrors) {
   fs::remove_all(untrained + "/fold_0");
   fs::remove_all(untrained + "/fold_1");
   r = Nephron("predict --experiment " + untrained + " --input " + P("heldout") + " --output " + P("out_untrained"));
-  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_EQ(r.code, 4) << r.out;
   EXPECT_NE(r.out.find("no fold has checkpoint_final.pt"), std::string::npos) << r.out;
   EXPECT_FALSE(fs::exists(P("out_untrained")));
 
@@ -177,7 +177,7 @@ TEST_F(InferTest, FoldsTrainedUnderAnotherPlanAreRefused) {
   (*plans)["nephron"]["replanned"] = true;  // a different plans.json text: a different plan id
   ASSERT_TRUE(WriteJsonFile(exp + "/plans.json", *plans).ok());
   const CmdResult r = Nephron("predict --experiment " + exp + " --input " + P("heldout") + " --output " + P("out_replan"));
-  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_EQ(r.code, 4) << r.out;
   EXPECT_NE(r.out.find("plan_id"), std::string::npos) << r.out;
   EXPECT_FALSE(fs::exists(P("out_replan")));
 }
@@ -194,7 +194,7 @@ TEST_F(InferTest, BadInputFilesAreNamedAndNothingPartialIsWritten) {
   fs::copy_file(src, dst);
   fs::resize_file(dst, fs::file_size(src) / 2);
   r = Nephron("predict --experiment " + Exp() + " --input " + P("trunc") + " --output " + P("out_trunc") + " --no-tta");
-  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_EQ(r.code, 4) << r.out;
   EXPECT_NE(r.out.find("case_00009"), std::string::npos) << r.out;
   EXPECT_FALSE(fs::exists(P("out_trunc/case_00009.nii.gz")));
   if (fs::exists(P("out_trunc")))
@@ -261,7 +261,7 @@ TEST_F(InferTest, CaseSelectionShardsAndSpecDefaults) {
   // (here none); without --spec that recorded list is used.
   r = Nephron("predict --experiment " + Exp() + " --input " + P("data") + " --output " + P("pred_ts_leak") +
               " --test-set --spec " + P("test_set.yaml"));
-  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_EQ(r.code, 4) << r.out;
   EXPECT_NE(r.out.find("records dataset.test_cases []"), std::string::npos) << r.out;
   EXPECT_FALSE(fs::exists(P("pred_ts_leak")));
   const std::string held = CopyExp("exp_held_out");
