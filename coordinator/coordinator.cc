@@ -216,6 +216,7 @@ void Coordinator::OnTaskDone(const std::string& from, const proto::TaskDoneMsg& 
     return;
   }
   const int64_t now = Now();
+  Outcome outcome = Outcome::kOther;
   if (m.ok) {
     (void)store_->SetProgress(m.task, m.attempt, 1.0, t->progress_message);
     std::vector<ArtifactRecord> artifacts;
@@ -223,7 +224,10 @@ void Coordinator::OnTaskDone(const std::string& from, const proto::TaskDoneMsg& 
     Status as = store_->AddArtifacts(m.task, m.attempt, artifacts);
     if (!as.ok()) spdlog::error("store artifacts of task {}: {}", m.task, as.message());
     auto r = store_->FinishTask(m.task, m.attempt, TaskState::kSucceeded, "", false, now);
-    if (r.ok() && *r) Event(t->experiment_id, m.task, t->name + ": succeeded on " + from);
+    if (r.ok() && *r) {
+      Event(t->experiment_id, m.task, t->name + ": succeeded on " + from);
+      outcome = Outcome::kSucceeded;
+    }
   } else if (m.cancelled) {
     (void)store_->FinishTask(m.task, m.attempt, TaskState::kCancelled, "cancelled", false, now);
   } else {
@@ -236,14 +240,32 @@ void Coordinator::OnTaskDone(const std::string& from, const proto::TaskDoneMsg& 
     } else {
       (void)store_->FinishTask(m.task, m.attempt, TaskState::kFailed, m.error, m.permanent, now);
       Event(t->experiment_id, m.task, t->name + ": failed" + (m.permanent ? " (permanent)" : "") + ": " + m.error);
+      outcome = Outcome::kFailed;
     }
   }
   Send(from, proto::Encode(ack));  // after the store write: the worker may forget the task now
-  AfterTaskFinished(t->experiment_id);
+  AfterTaskFinished(t->experiment_id, outcome);
   dirty_ = true;
 }
 
-void Coordinator::AfterTaskFinished(int64_t experiment_id) {
+void Coordinator::AfterTaskFinished(int64_t experiment_id, Outcome outcome) {
+  if (outcome == Outcome::kOther) return;
+  if (outcome == Outcome::kSucceeded) {
+    // Count down instead of listing every task after every success: an
+    // experiment may have thousands of tasks.
+    auto it = unfinished_.find(experiment_id);
+    if (it == unfinished_.end()) {
+      auto all = store_->ListTasks(experiment_id);
+      if (!all.ok()) return;
+      int64_t n = 0;
+      for (const auto& t : *all) n += t.state != TaskState::kSucceeded;
+      it = unfinished_.emplace(experiment_id, n).first;
+    } else {
+      it->second -= 1;
+    }
+    if (it->second > 0) return;
+    unfinished_.erase(it);
+  }
   auto e = store_->GetExperiment(experiment_id);
   auto tasks = store_->ListTasks(experiment_id);
   if (!e.ok() || !tasks.ok() || e->state != ExperimentState::kRunning) return;

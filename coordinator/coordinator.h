@@ -88,7 +88,10 @@ class Coordinator : public Control {
   void CheckLiveness();
   void DispatchReady();
   void FlushOutbox();
-  void AfterTaskFinished(int64_t experiment_id);
+  enum class Outcome { kSucceeded, kFailed, kOther };
+  // Marks the experiment failed, or succeeded (with results.json) once its
+  // last task succeeded.
+  void AfterTaskFinished(int64_t experiment_id, Outcome outcome);
   Result<proto::AssignMsg> BuildAssign(const TaskRecord& t, const ExperimentRecord& e);
   Result<JobSpec> SpecOf(const ExperimentRecord& e);
   RetryPolicy PolicyOf(int64_t experiment_id);
@@ -103,6 +106,7 @@ class Coordinator : public Control {
   std::map<std::string, LiveWorker> workers_;
   std::map<int64_t, InFlight> in_flight_;
   std::map<int64_t, JobSpec> specs_;
+  std::map<int64_t, int64_t> unfinished_;  // experiment -> tasks not yet succeeded (loaded on first use)
   int64_t last_heartbeat_sent_ms_ = 0;
   int64_t last_full_dispatch_ms_ = 0;
 

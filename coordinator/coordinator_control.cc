@@ -110,7 +110,7 @@ void Coordinator::DispatchReady() {
       (void)store_->ClaimTask(d.task_id, d.expected_attempt, d.worker, now);
       (void)store_->FinishTask(d.task_id, d.expected_attempt + 1, TaskState::kFailed, assign.status().message(), true, now);
       Event(t->experiment_id, t->id, t->name + ": cannot be started: " + assign.status().message());
-      AfterTaskFinished(t->experiment_id);
+      AfterTaskFinished(t->experiment_id, Outcome::kFailed);
       continue;
     }
     auto claimed = store_->ClaimTask(d.task_id, d.expected_attempt, d.worker, now);
