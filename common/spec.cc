@@ -362,6 +362,17 @@ Status ValidateJobSpec(const JobSpec& s, const std::string& source) {
   return InvalidArgument(msg);
 }
 
+std::string DatasetRootOf(const std::string& yaml_text) {
+  try {
+    const YAML::Node root = YAML::Load(yaml_text);
+    if (root.IsMap() && root["dataset"] && root["dataset"].IsMap() && root["dataset"]["root"] &&
+        root["dataset"]["root"].IsScalar())
+      return root["dataset"]["root"].as<std::string>();
+  } catch (const YAML::Exception&) {
+  }
+  return "";
+}
+
 Result<JobSpec> LoadJobSpecFile(const std::string& path, const std::string& preset_override) {
   auto text = ReadFile(path);
   if (!text.ok()) return NotFound("job spec " + path + " cannot be read");

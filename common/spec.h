@@ -133,6 +133,10 @@ Result<JobSpec> ParseJobSpec(const std::string& yaml_text, const std::string& so
                              const std::string& preset_override = "");
 Result<JobSpec> LoadJobSpecFile(const std::string& path, const std::string& preset_override = "");
 
+// `dataset.root` of a spec's YAML text, or "" (also when the text does not
+// parse): lets a caller check the root even when other fields are invalid.
+std::string DatasetRootOf(const std::string& yaml_text);
+
 // Checks cross-field rules; lists every problem.
 Status ValidateJobSpec(const JobSpec& spec, const std::string& source);
 

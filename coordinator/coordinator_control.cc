@@ -127,23 +127,29 @@ void Coordinator::DispatchReady() {
 }
 
 Result<int64_t> Coordinator::Submit(const std::string& spec_yaml, const std::string& source) {
-  ASSIGN_OR_RETURN(JobSpec spec, ParseJobSpec(spec_yaml, source));
+  // Every problem at once: the spec's own, then the data root's.
+  auto parsed = ParseJobSpec(spec_yaml, source);
   std::vector<std::string> problems;
-  Status v = ValidateJobSpec(spec, source);
-  if (!v.ok()) problems.push_back(v.message());
-  if (spec.dataset.root.empty()) {
+  if (!parsed.ok()) {
+    problems.push_back(parsed.status().message());
+  } else {
+    Status v = ValidateJobSpec(*parsed, source);
+    if (!v.ok()) problems.push_back(v.message());
+  }
+  const std::string root = parsed.ok() ? parsed->dataset.root : DatasetRootOf(spec_yaml);
+  if (root.empty()) {
     problems.push_back(source + ": dataset.root: required (the raw data set folder)");
-  } else if (!std::filesystem::path(spec.dataset.root).is_absolute()) {
-    problems.push_back(source + ": dataset.root: must be an absolute path (`nephron submit` resolves it): " +
-                       spec.dataset.root);
-  } else if (!std::filesystem::is_directory(spec.dataset.root)) {
-    problems.push_back(source + ": dataset.root: no such folder on the coordinator: " + spec.dataset.root);
+  } else if (!std::filesystem::path(root).is_absolute()) {
+    problems.push_back(source + ": dataset.root: must be an absolute path (`nephron submit` resolves it): " + root);
+  } else if (!std::filesystem::is_directory(root)) {
+    problems.push_back(source + ": dataset.root: no such folder on the coordinator: " + root);
   }
   if (!problems.empty()) {
     std::string all;
     for (const auto& p : problems) all += (all.empty() ? "" : "\n") + p;
     return InvalidArgument(all);
   }
+  const JobSpec& spec = *parsed;
   ExperimentRecord e;
   e.name = spec.name;
   e.spec_yaml = spec_yaml;
@@ -186,9 +192,19 @@ Status Coordinator::Retry(int64_t task_id) {
   if (t.state != TaskState::kFailed && t.state != TaskState::kCancelled)
     return FailedPrecondition("task " + std::to_string(task_id) + " (" + t.name + ") is " + TaskStateName(t.state) +
                               "; only failed or cancelled tasks can be retried");
+  ASSIGN_OR_RETURN(ExperimentRecord e, store_->GetExperiment(t.experiment_id));
   ASSIGN_OR_RETURN(bool ok, store_->RetryTask(task_id, Now()));
   if (!ok) return FailedPrecondition("task " + std::to_string(task_id) + " changed state; try again");
   (void)store_->AddEvent(t.experiment_id, task_id, t.name + ": retried by a user", Now());
+  if (e.state == ExperimentState::kCancelled) {
+    // Retrying a task of a cancelled experiment resumes the experiment: its
+    // other cancelled tasks are queued again too (trainings continue from
+    // their checkpoints), or it could never finish.
+    ASSIGN_OR_RETURN(std::vector<TaskRecord> tasks, store_->ListTasks(t.experiment_id));
+    for (const auto& other : tasks)
+      if (other.state == TaskState::kCancelled) (void)store_->RetryTask(other.id, Now());
+    (void)store_->AddEvent(t.experiment_id, 0, "experiment resumed", Now());
+  }
   dirty_ = true;
   return Status::Ok();
 }

@@ -321,6 +321,7 @@ TEST_F(OrchestrationTest, InvalidSpecIsRejectedAtSubmitWithEveryProblem) {
   EXPECT_EQ(r.code, 1) << r.out;
   EXPECT_NE(r.out.find("train.epochs"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("retry.max_attempts"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("dataset.root: no such folder on the coordinator: /no/such/folder"), std::string::npos) << r.out;
   auto exps = Db()->ListExperiments();
   ASSERT_TRUE(exps.ok());
   EXPECT_TRUE(exps->empty());
