@@ -1,5 +1,7 @@
 #include "common/transport.h"
 
+#include <cerrno>
+
 namespace nephron::net {
 
 namespace {
@@ -69,6 +71,9 @@ Result<std::optional<Frames>> Socket::Recv(int timeout_ms) {
     }
     return std::optional<Frames>(std::move(frames));
   } catch (const zmq::error_t& e) {
+    // A signal (SIGTERM to stop the daemon) interrupts the wait: a time-out to
+    // the caller, who then checks its stop flag.
+    if (e.num() == EINTR) return std::optional<Frames>();
     return Status(StatusCode::kUnavailable, std::string("receive failed: ") + e.what());
   }
 }

@@ -30,7 +30,8 @@ class Socket {
   // Non-blocking; Unavailable when the message cannot be queued (peer gone
   // with ROUTER_MANDATORY, or the high-water mark is reached).
   Status Send(const Frames& frames);
-  // Waits at most `timeout_ms` (0: poll). nullopt on time-out.
+  // Waits at most `timeout_ms` (0: poll). nullopt on time-out or when a
+  // signal interrupted the wait.
   Result<std::optional<Frames>> Recv(int timeout_ms);
   // The bound endpoint with the real port, e.g. "tcp://127.0.0.1:40123".
   std::string endpoint() const;

@@ -313,6 +313,20 @@ TEST_F(OrchestrationTest, WorkerWithAnotherProtocolVersionIsRefused) {
   EXPECT_TRUE(ws->empty());
 }
 
+TEST_F(OrchestrationTest, DaemonsStopCleanlyOnSigterm) {
+  StartCoordinator();
+  Daemon w = StartWorker("w1");
+  auto db = Db();
+  ASSERT_TRUE(WaitFor([&] { auto ws = db->ListWorkers(); return ws.ok() && ws->size() == 1; }, 20)) << Logs();
+  int status = -1;
+  kill(w.pid(), SIGTERM);
+  ASSERT_TRUE(w.WaitExit(10, &status)) << w.Log();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << w.Log();
+  const int cs = coordinator_.Stop(SIGTERM);
+  EXPECT_TRUE(WIFEXITED(cs) && WEXITSTATUS(cs) == 0) << coordinator_.Log();
+  EXPECT_NE(coordinator_.Log().find("coordinator stopped"), std::string::npos) << coordinator_.Log();
+}
+
 TEST_F(OrchestrationTest, InvalidSpecIsRejectedAtSubmitWithEveryProblem) {
   StartCoordinator();
   std::ofstream(P("bad.yaml")) << "name: bad\ndataset:\n  root: /no/such/folder\ntrain:\n  epochs: -3\n"
