@@ -77,6 +77,11 @@ void Coordinator::Send(const std::string& worker, const std::string& payload) {
 
 void Coordinator::Event(int64_t exp, int64_t task, const std::string& text) {
   spdlog::info("{}", text);
+  if (exp == 0 && task != 0) {
+    auto t = store_->GetTask(task);
+    if (t.ok()) exp = t->experiment_id;
+  }
+  if (exp == 0) return;  // about a worker only: the log is enough
   Status s = store_->AddEvent(exp, task, text, Now());
   if (!s.ok()) spdlog::error("store event: {}", s.message());
 }
@@ -114,8 +119,11 @@ void Coordinator::HandleMessage(const std::string& from, const std::string& payl
   const int64_t now = Now();
   w.rec.last_heartbeat_ms = now;
   switch (type) {
-    case proto::MsgType::kHeartbeat:
+    case proto::MsgType::kHeartbeat: {
+      auto m = d->Body<proto::HeartbeatMsg>();
+      if (m.ok()) OnHeartbeat(from, w, *m);
       break;
+    }
     case proto::MsgType::kProgress: {
       auto m = d->Body<proto::ProgressMsg>();
       if (!m.ok() || !IsCurrent(m->task, m->attempt)) break;
@@ -152,6 +160,31 @@ void Coordinator::HandleMessage(const std::string& from, const std::string& payl
   }
 }
 
+// Reconciles what the worker says it runs with what we assigned to it.
+void Coordinator::OnHeartbeat(const std::string& from, LiveWorker& w, const proto::HeartbeatMsg& hb) {
+  if (w.stopping_task && hb.task != w.stopping_task) {
+    w.stopping_task = 0;  // the stale task has stopped: the worker can take work again
+    dirty_ = true;
+  }
+  if (!w.rec.task || hb.task == w.rec.task) return;
+  if (Now() - w.assigned_ms <= 3 * options_.scheduler.heartbeat_ms) return;  // the Assign may still be on its way
+  // The worker runs something else (or nothing): our assignment was lost.
+  const int64_t task = w.rec.task;
+  auto it = in_flight_.find(task);
+  if (it != in_flight_.end() && it->second.worker == from) {
+    const int attempt = it->second.attempt;
+    in_flight_.erase(it);
+    auto r = store_->RequeueTask(task, attempt, Now(), "worker " + from + " did not start it");
+    if (r.ok() && *r) Event(0, task, "task " + std::to_string(task) + " attempt " + std::to_string(attempt) +
+                                         " never started on " + from + "; back in the queue");
+  }
+  w.rec.task = 0;
+  w.rec.attempt = 0;
+  w.rec.state = w.rec.draining ? "draining" : "idle";
+  (void)store_->UpsertWorker(w.rec);
+  dirty_ = true;
+}
+
 void Coordinator::OnRegister(const std::string& from, const proto::RegisterMsg& m) {
   const int64_t now = Now();
   LiveWorker& w = workers_[from];
@@ -167,6 +200,7 @@ void Coordinator::OnRegister(const std::string& from, const proto::RegisterMsg& 
   w.rec.last_heartbeat_ms = now;
   w.rec.draining = was_draining;
   w.lost = false;
+  w.stopping_task = 0;
   proto::WelcomeMsg welcome;
   welcome.heartbeat_ms = static_cast<int>(options_.scheduler.heartbeat_ms);
   welcome.liveness = options_.scheduler.liveness;
@@ -182,6 +216,7 @@ void Coordinator::OnRegister(const std::string& from, const proto::RegisterMsg& 
                                    ": adopted");
     } else {
       welcome.adopt = false;  // stale: the task was requeued or finished meanwhile
+      w.stopping_task = m.running_task;
       Event(0, m.running_task, "worker " + from + " reconnected with stale task " + std::to_string(m.running_task) +
                                    " attempt " + std::to_string(m.running_attempt) + ": told to stop it");
     }
@@ -196,6 +231,7 @@ void Coordinator::OnRegister(const std::string& from, const proto::RegisterMsg& 
 void Coordinator::OnTaskDone(const std::string& from, const proto::TaskDoneMsg& m) {
   proto::AckMsg ack{m.task, m.attempt};
   auto wit = workers_.find(from);
+  if (wit != workers_.end() && wit->second.stopping_task == m.task) wit->second.stopping_task = 0;
   if (wit != workers_.end() && wit->second.rec.task == m.task) {
     wit->second.rec.task = 0;
     wit->second.rec.attempt = 0;

@@ -66,7 +66,10 @@ class Coordinator : public Control {
     bool lost = false;
     int64_t lost_at_ms = 0;
     int64_t stored_heartbeat_ms = 0;  // last heartbeat time written to the store
+    int64_t stopping_task = 0;  // a stale task it was told to stop: no new task until it reports idle
+    int64_t assigned_ms = 0;    // when rec.task was assigned
   };
+  void OnHeartbeat(const std::string& from, LiveWorker& w, const proto::HeartbeatMsg& hb);
   struct InFlight {
     int attempt = 0;
     std::string worker;

@@ -71,7 +71,7 @@ Result<proto::AssignMsg> Coordinator::BuildAssign(const TaskRecord& t, const Exp
 void Coordinator::DispatchReady() {
   std::vector<WorkerView> idle;
   for (const auto& [name, w] : workers_) {
-    if (w.lost || w.rec.task || w.rec.draining) continue;
+    if (w.lost || w.rec.task || w.rec.draining || w.stopping_task) continue;
     idle.push_back({name, w.rec.device, w.rec.memory_mb, false, false, w.rec.last_heartbeat_ms});
   }
   if (idle.empty()) return;
@@ -120,6 +120,7 @@ void Coordinator::DispatchReady() {
     w.rec.task = d.task_id;
     w.rec.attempt = assign->attempt;
     w.rec.state = "busy";
+    w.assigned_ms = now;
     (void)store_->UpsertWorker(w.rec);
     Send(d.worker, proto::Encode(*assign));
     spdlog::info("task {} ({}) attempt {} -> {}", t->id, t->name, assign->attempt, d.worker);
