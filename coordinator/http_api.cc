@@ -18,6 +18,7 @@
 #include "common/fs_util.h"
 #include "common/json_util.h"
 #include "common/protocol.h"
+#include "coordinator/http_util.h"
 
 namespace nephron::coord {
 namespace {
@@ -30,58 +31,7 @@ constexpr int kEventsInDetail = 200;
 constexpr int kDefaultLogLimit = 1000;
 constexpr int kMaxLogLimit = 5000;
 constexpr size_t kMaxBodyBytes = 4 << 20;  // a spec is a few KiB
-
-int HttpStatusFor(StatusCode code) {
-  switch (code) {
-    case StatusCode::kOk: return 200;
-    case StatusCode::kInvalidArgument: return 400;
-    case StatusCode::kNotFound: return 404;
-    case StatusCode::kAlreadyExists:
-    case StatusCode::kFailedPrecondition: return 409;
-    case StatusCode::kUnavailable: return 503;
-    default: return 500;
-  }
-}
-
-// Log lines and names come from processes and users: never let invalid UTF-8
-// turn a response into an exception.
-void SendJson(Response& res, int status, const Json& body) {
-  res.status = status;
-  res.set_content(body.dump(-1, ' ', false, Json::error_handler_t::replace), "application/json");
-}
-
-void SendError(Response& res, int status, const std::string& message) {
-  SendJson(res, status, Json{{"error", message}});
-}
-
-void SendStatus(Response& res, const Status& st) {
-  Json body{{"error", st.message()}};
-  // An invalid spec's message is a heading plus one "  problem" per line.
-  if (st.code() == StatusCode::kInvalidArgument && st.message().find('\n') != std::string::npos) {
-    Json problems = Json::array();
-    size_t start = st.message().find('\n');
-    while (start != std::string::npos) {
-      const size_t end = st.message().find('\n', start + 1);
-      std::string line = st.message().substr(start + 1, end == std::string::npos ? end : end - start - 1);
-      line.erase(0, line.find_first_not_of(' '));
-      if (!line.empty()) problems.push_back(line);
-      start = end;
-    }
-    body["problems"] = problems;
-  }
-  SendJson(res, HttpStatusFor(st.code()), body);
-}
-
-bool ParseInt64(const std::string& text, int64_t* out) {
-  if (text.empty() || text.size() > 18) return false;
-  int64_t v = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9') return false;
-    v = v * 10 + (c - '0');
-  }
-  *out = v;
-  return true;
-}
+constexpr size_t kServerThreads = 48;      // web UI event streams take at most 32 (web_ui.cc)
 
 bool TokensEqual(const std::string& a, const std::string& b) {
   if (a.size() != b.size()) return false;
@@ -201,6 +151,8 @@ struct HttpApi::Impl {
 
   bool Authorized(const Request& req) const {
     if (opt.token.empty()) return false;
+    if (req.method == "GET" && req.has_param("access_token"))
+      return TokensEqual(req.get_param_value("access_token"), opt.token);
     const std::string header = req.get_header_value("Authorization");
     const std::string prefix = "Bearer ";
     if (header.compare(0, prefix.size(), prefix) != 0) return false;
@@ -214,7 +166,7 @@ struct HttpApi::Impl {
       if (needs_token && !Authorized(req)) {
         res.set_header("WWW-Authenticate", "Bearer");
         return SendError(res, 401,
-                         req.has_header("Authorization") ? "bad bearer token"
+                         req.has_header("Authorization") || req.has_param("access_token") ? "bad bearer token"
                                                          : "missing bearer token (Authorization: Bearer <token>)");
       }
       try {
@@ -430,6 +382,8 @@ struct HttpApi::Impl {
       SendError(res, 500, "internal error");
     });
     server.set_payload_max_length(kMaxBodyBytes);
+    // Each open event stream holds a thread: leave plenty for requests.
+    server.new_task_queue = [] { return new httplib::ThreadPool(kServerThreads); };
     // httplib's default is SO_REUSEPORT, which lets a second coordinator bind
     // the same port and silently share the traffic; SO_REUSEADDR only allows
     // a restart while old connections linger.
@@ -448,7 +402,9 @@ HttpApi::HttpApi(Store* store, Control* control, HttpOptions options) : impl_(ne
 
 HttpApi::~HttpApi() { Stop(); }
 
-httplib::Server& HttpApi::server() { return impl_->server; }
+void HttpApi::AddGet(const std::string& pattern, Handler handler, bool open) {
+  impl_->server.Get(pattern, impl_->Wrap(!open && !impl_->opt.open_reads, std::move(handler)));
+}
 
 int HttpApi::port() const { return impl_->port; }
 

@@ -29,7 +29,8 @@
 // handler, and none of them disturbs the running experiments).
 //
 // Security: every POST needs "Authorization: Bearer <token>"; GETs too when
-// open_reads is false (/api/health is always open). An empty token refuses
+// open_reads is false (/api/health is always open); a GET may carry the token
+// as ?access_token= instead (EventSource cannot set headers). An empty token refuses
 // every request that needs one: there is no unauthenticated write mode.
 //
 // Threading: reads go straight to the (thread-safe) Store, changes through
@@ -46,7 +47,8 @@
 #include "coordinator/store.h"
 
 namespace httplib {
-class Server;
+struct Request;
+struct Response;
 }
 
 namespace nephron::coord {
@@ -76,9 +78,11 @@ class HttpApi {
   // Stops serving and joins the server thread; idempotent.
   void Stop();
 
-  // For routes served beside the API (web UI assets, server-sent events);
-  // add them before Start().
-  httplib::Server& server();
+  // Routes served beside the API (web UI assets, server-sent events), with
+  // the API's authentication and error handling: a GET needs the token
+  // unless reads are open or `open` is set. Add them before Start().
+  using Handler = std::function<void(const httplib::Request&, httplib::Response&)>;
+  void AddGet(const std::string& pattern, Handler handler, bool open = false);
 
  private:
   struct Impl;

@@ -14,6 +14,8 @@
 #include "common/logging.h"
 #include "coordinator/coordinator.h"
 #include "coordinator/http_api.h"
+#include "coordinator/observed_store.h"
+#include "coordinator/web_ui.h"
 
 namespace {
 
@@ -78,13 +80,16 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "nephron-coordinator: %s\n", token.status().message().c_str());
     return 1;
   }
+  // Every write goes through `observed`, which tells the web UI's event streams.
+  coord::ChangeFeed feed;
+  coord::ObservedStore observed(store->get(), &feed);
   coord::CoordinatorOptions o;
   o.bind = bind;
   o.data_root = data_root;
   o.scheduler.heartbeat_ms = heartbeat_ms;
   o.scheduler.liveness = liveness;
   o.scheduler.lost_grace_ms = grace_ms;
-  coord::Coordinator coordinator(store->get(), o);
+  coord::Coordinator coordinator(&observed, o);
   Status st = coordinator.Start();
   if (!st.ok()) {
     std::fprintf(stderr, "nephron-coordinator: %s\n", st.message().c_str());
@@ -95,7 +100,9 @@ int main(int argc, char** argv) {
   ho.port = http_port;
   ho.token = *token;
   ho.open_reads = open_reads;
-  coord::HttpApi api(store->get(), &coordinator, ho);
+  coord::HttpApi api(&observed, &coordinator, ho);
+  coord::WebUi web_ui(&observed, &feed);
+  web_ui.AddRoutes(&api);
   st = api.Start();
   if (!st.ok()) {
     std::fprintf(stderr, "nephron-coordinator: %s\n", st.message().c_str());
@@ -118,6 +125,7 @@ int main(int argc, char** argv) {
   std::signal(SIGTERM, OnSignal);
   std::signal(SIGINT, OnSignal);
   coordinator.Run(&g_stop);
+  web_ui.Stop();
   api.Stop();
   spdlog::info("coordinator stopped");
   return 0;
