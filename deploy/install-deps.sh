@@ -19,7 +19,11 @@ PACKAGES=(
   nlohmann-json3-dev           # JSON files (plans, fingerprints, reports)
   libcli11-dev                 # command-line parsing
   zlib1g-dev
+  chromium fonts-dejavu-core   # headless browser (and a font) for the web UI tests
 )
+# npm installs the web UI's charting library at build time and playwright-core
+# for the browser tests; the machine's own Node.js (>= 18) is used when present.
+if ! command -v npm >/dev/null 2>&1; then PACKAGES+=(nodejs npm); fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -292,11 +292,12 @@ void PrintKeepRunning(const Ready& ready, const std::string& work, std::vector<C
   for (auto& c : children)
     if (c.Running()) pids += " " + std::to_string(c.pid());
   std::printf("\nthe daemons keep running:\n"
-              "  web UI and API:  %s/\n"
+              "  web UI and API:  %s/#token=%s\n"
               "  client commands: nephron status --coordinator %s   (token: %s/token)\n"
               "  more workers:    nephron-worker --coordinator %s\n"
               "  stop them:       kill%s\n",
-              ClientUrl(ready.http).c_str(), ClientUrl(ready.http).c_str(), work.c_str(), ready.zmq.c_str(),
+              ClientUrl(ready.http).c_str(), ready.token.c_str(), ClientUrl(ready.http).c_str(), work.c_str(),
+              ready.zmq.c_str(),
               pids.c_str());
 }
 
@@ -340,7 +341,8 @@ Result<SpecToRun> PrepareSpec(const LocalFlags& f, const std::string& self, cons
 }
 
 // Submits, follows and reports; the daemons run. Exit code.
-int RunExperiment(ApiClient& api, const SpecToRun& spec, std::vector<ChildProcess>& children) {
+int RunExperiment(ApiClient& api, const std::string& token, const SpecToRun& spec,
+                  std::vector<ChildProcess>& children) {
   NoteEarlierExperiments(api);
   auto id = api.Post("/api/experiments", Json{{"spec", spec.text}, {"source", spec.source}});
   if (!id.ok() && id.status().code() == StatusCode::kInvalidArgument) {
@@ -350,8 +352,10 @@ int RunExperiment(ApiClient& api, const SpecToRun& spec, std::vector<ChildProces
   }
   if (!id.ok()) return client::Fail("local", id.status());
   const long long exp = (*id)["id"].get<int64_t>();
-  std::printf("web UI: %s/\nexperiment %lld submitted (nephron status %lld --coordinator %s)\n", api.url().c_str(),
-              exp, exp, api.url().c_str());
+  // The fragment never reaches the server: the page keeps the token (for its
+  // cancel/retry/drain buttons) and drops it from the address bar.
+  std::printf("web UI: %s/#token=%s\nexperiment %lld submitted (nephron status %lld --coordinator %s)\n",
+              api.url().c_str(), token.c_str(), exp, exp, api.url().c_str());
   std::fflush(stdout);
   auto last = Follow(api, exp, children);
   if (last.ok()) return Report(api, *last);
@@ -384,7 +388,7 @@ int RunLocal(int argc, char** argv) {
     config.token = ready->token;
     config.token_source = work + "/token";
     ApiClient api(config);
-    rc = RunExperiment(api, *spec, children);
+    rc = RunExperiment(api, ready->token, *spec, children);
   } else if (!g_signal) {
     client::Fail("local", ready.status());
   }
