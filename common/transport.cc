@@ -16,9 +16,14 @@ std::string Normalize(const std::string& endpoint) {
 
 }  // namespace
 
-Result<Socket> Socket::BindRouter(zmq::context_t& ctx, const std::string& endpoint) {
+Result<Socket> Socket::BindRouter(zmq::context_t& ctx, const std::string& endpoint, const CurveOptions& curve) {
   try {
     zmq::socket_t s(ctx, zmq::socket_type::router);
+    if (curve.enabled()) {
+      s.set(zmq::sockopt::curve_server, 1);
+      s.set(zmq::sockopt::curve_secretkey, curve.secret_key);
+      s.set(zmq::sockopt::zap_domain, "nephron");
+    }
     s.set(zmq::sockopt::linger, 0);
     s.set(zmq::sockopt::router_mandatory, 1);  // sending to a gone peer fails instead of vanishing
     s.set(zmq::sockopt::sndhwm, 100000);
@@ -30,9 +35,15 @@ Result<Socket> Socket::BindRouter(zmq::context_t& ctx, const std::string& endpoi
   }
 }
 
-Result<Socket> Socket::ConnectDealer(zmq::context_t& ctx, const std::string& endpoint, const std::string& identity) {
+Result<Socket> Socket::ConnectDealer(zmq::context_t& ctx, const std::string& endpoint, const std::string& identity,
+                                     const CurveOptions& curve) {
   try {
     zmq::socket_t s(ctx, zmq::socket_type::dealer);
+    if (curve.enabled()) {
+      s.set(zmq::sockopt::curve_serverkey, curve.server_public_key);
+      s.set(zmq::sockopt::curve_publickey, curve.public_key);
+      s.set(zmq::sockopt::curve_secretkey, curve.secret_key);
+    }
     s.set(zmq::sockopt::linger, 0);
     s.set(zmq::sockopt::routing_id, identity);
     s.set(zmq::sockopt::sndhwm, 10000);
@@ -67,7 +78,12 @@ Result<std::optional<Frames>> Socket::Recv(int timeout_ms) {
       zmq::message_t msg;
       if (!socket_.recv(msg, zmq::recv_flags::dontwait)) break;
       frames.push_back(msg.to_string());
-      if (!msg.more()) break;
+      if (!msg.more()) {
+        // Metadata rides on the frames the peer sent (not on ROUTER's routing-id frame).
+        const char* user = zmq_msg_gets(msg.handle(), "User-Id");
+        last_user_id_ = user != nullptr ? user : "";
+        break;
+      }
     }
     return std::optional<Frames>(std::move(frames));
   } catch (const zmq::error_t& e) {

@@ -27,7 +27,27 @@ Coordinator::Coordinator(Store* store, CoordinatorOptions options) : store_(stor
 Coordinator::~Coordinator() = default;
 
 Status Coordinator::Start() {
-  ASSIGN_OR_RETURN(net::Socket s, net::Socket::BindRouter(ctx_, options_.bind));
+  net::CurveOptions curve;
+  if (!options_.key_file.empty() || !options_.authorized_keys.empty()) {
+    if (options_.key_file.empty() || options_.authorized_keys.empty())
+      return InvalidArgument("CURVE needs both --key FILE (the coordinator's secret key) and --authorized-keys DIR "
+                             "(the workers' *.pub files)");
+    ASSIGN_OR_RETURN(net::CurveKeyPair keys, net::ReadCurveSecretKey(options_.key_file));
+    curve.secret_key = keys.secret_key;
+    zap_ = std::make_unique<net::ZapAuthenticator>(ctx_, options_.authorized_keys);
+    RETURN_IF_ERROR(zap_->Start());
+    spdlog::info("CURVE on: workers need a key in {}; the coordinator's public key is {}", options_.authorized_keys,
+                 keys.public_key);
+  } else if (!net::IsLoopbackEndpoint(options_.bind)) {
+    if (!options_.insecure)
+      return InvalidArgument("refusing to accept workers on " + options_.bind +
+                             " over plain TCP: pass --key FILE --authorized-keys DIR (make keys with `nephron "
+                             "keygen`), bind to 127.0.0.1, or accept the risk with --insecure");
+    spdlog::warn("INSECURE: workers connect to {} over plain TCP with no authentication or encryption; anyone who "
+                 "can reach the port can take tasks and send results (use --key/--authorized-keys)",
+                 options_.bind);
+  }
+  ASSIGN_OR_RETURN(net::Socket s, net::Socket::BindRouter(ctx_, options_.bind, curve));
   socket_ = std::make_unique<net::Socket>(std::move(s));
   endpoint_ = net::ConnectableEndpoint(socket_->endpoint());
   ASSIGN_OR_RETURN(std::vector<TaskRecord> active, store_->ActiveTasks());
@@ -199,6 +219,7 @@ void Coordinator::OnRegister(const std::string& from, const proto::RegisterMsg& 
   w.rec.registered_ms = now;
   w.rec.last_heartbeat_ms = now;
   w.rec.draining = was_draining;
+  w.rec.key_name = socket_->last_user_id();
   w.lost = false;
   w.stopping_task = 0;
   proto::WelcomeMsg welcome;
@@ -224,7 +245,8 @@ void Coordinator::OnRegister(const std::string& from, const proto::RegisterMsg& 
   w.rec.state = w.rec.task ? "busy" : (w.rec.draining ? "draining" : "idle");
   (void)store_->UpsertWorker(w.rec);
   Send(from, proto::Encode(welcome));
-  spdlog::info("worker {} registered ({} on {}, {} threads)", from, m.device, m.host, m.threads);
+  spdlog::info("worker {} registered ({} on {}, {} threads{})", from, m.device, m.host, m.threads,
+               w.rec.key_name.empty() ? "" : ", key " + w.rec.key_name);
   dirty_ = true;
 }
 

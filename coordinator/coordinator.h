@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "common/curve.h"
 #include "common/protocol.h"
 #include "common/spec.h"
 #include "common/transport.h"
@@ -33,6 +34,12 @@ namespace nephron::coord {
 
 struct CoordinatorOptions {
   std::string bind = "tcp://127.0.0.1:0";
+  // CURVE: our secret key file and the directory of authorized workers'
+  // *.pub files. Without them only a loopback `bind` is allowed, unless
+  // `insecure` (plain TCP on a network: logged loudly).
+  std::string key_file;
+  std::string authorized_keys;
+  bool insecure = false;
   std::string data_root = ".";     // experiments go to DATA_ROOT/experiments/<id>-<name>
   SchedulerConfig scheduler;
   int64_t progress_store_interval_ms = 1000;  // progress writes per task at most this often
@@ -103,6 +110,7 @@ class Coordinator : public Control {
   Store* store_;
   CoordinatorOptions options_;
   zmq::context_t ctx_;
+  std::unique_ptr<net::ZapAuthenticator> zap_;  // with CURVE
   std::unique_ptr<net::Socket> socket_;
   std::string endpoint_;
 

@@ -87,7 +87,8 @@ Json WorkerJson(const WorkerRecord& w, int64_t now_ms) {
               {"last_heartbeat_ms", w.last_heartbeat_ms},
               // The server's clock, so that clients on other machines need not agree with it.
               {"heartbeat_age_s", w.last_heartbeat_ms > 0 ? Json((now_ms - w.last_heartbeat_ms) / 1000.0) : Json(nullptr)},
-              {"tasks_done", w.tasks_done}};
+              {"tasks_done", w.tasks_done},
+              {"key", w.key_name}};
 }
 
 Json MetricJson(const MetricRecord& m) {

@@ -43,7 +43,8 @@ int main(int argc, char** argv) {
   std::string db = "nephron.db", bind = "tcp://127.0.0.1:5555", http = "127.0.0.1:8470", data_root = ".";
   std::string ready_file, token_file, level = "info";
   int heartbeat_ms = 1000, liveness = 4, grace_ms = 2000;
-  bool open_reads = true;
+  bool open_reads = true, insecure = false;
+  std::string key_file, authorized_keys;
   app.add_option("--db", db, "SQLite database (created if missing)")->capture_default_str();
   app.add_option("--bind", bind, "ZeroMQ endpoint for workers (port 0: any free port)")->capture_default_str();
   app.add_option("--http", http, "HOST:PORT of the HTTP API and web UI (port 0: any free port)")->capture_default_str();
@@ -51,6 +52,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--token-file", token_file, "bearer token for state changes (default: DB.token; created if missing)");
   app.add_flag("!--closed-reads", open_reads, "require the token for reads too");
+  app.add_option("--key", key_file, "CURVE: the coordinator's secret key file (from `nephron keygen`)");
+  app.add_option("--authorized-keys", authorized_keys,
+                 "CURVE: directory of the workers' *.pub files; only those workers may connect");
+  app.add_flag("--insecure", insecure, "allow plain TCP from workers on a non-loopback --bind (logged loudly)");
   app.add_option("--ready-file", ready_file, "write {\"zmq\", \"http\", \"token_file\", \"pid\"} here once listening");
   app.add_option("--heartbeat-ms", heartbeat_ms, "heartbeat interval, both ways")->capture_default_str();
   app.add_option("--liveness", liveness, "missed heartbeats before a worker is lost")->capture_default_str();
@@ -85,6 +90,9 @@ int main(int argc, char** argv) {
   coord::ObservedStore observed(store->get(), &feed);
   coord::CoordinatorOptions o;
   o.bind = bind;
+  o.key_file = key_file;
+  o.authorized_keys = authorized_keys;
+  o.insecure = insecure;
   o.data_root = data_root;
   o.scheduler.heartbeat_ms = heartbeat_ms;
   o.scheduler.liveness = liveness;

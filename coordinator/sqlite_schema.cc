@@ -123,6 +123,10 @@ CREATE TABLE artifacts (
   PRIMARY KEY (experiment_id, path)
 );
 )sql",
+      // 2 -> 3: the name of the CURVE key a worker authenticated with.
+      R"sql(
+ALTER TABLE workers ADD COLUMN key_name TEXT NOT NULL DEFAULT '';
+)sql",
   };
   return kMigrations;
 }

@@ -21,6 +21,12 @@ PACKAGES=(
   zlib1g-dev
   chromium fonts-dejavu-core   # headless browser (and a font) for the web UI tests
 )
+# Container builds need no browser (NEPHRON_NO_BROWSER=1).
+if [ "${NEPHRON_NO_BROWSER:-0}" = 1 ]; then
+  PACKAGES=("${PACKAGES[@]/chromium}")
+  PACKAGES=("${PACKAGES[@]/fonts-dejavu-core}")
+  PACKAGES=($(printf '%s\n' "${PACKAGES[@]}" | grep -v '^$'))
+fi
 # npm installs the web UI's charting library at build time and playwright-core
 # for the browser tests; the machine's own Node.js (>= 18) is used when present.
 if ! command -v npm >/dev/null 2>&1; then PACKAGES+=(nodejs npm); fi

@@ -7,6 +7,7 @@
 #include <csignal>
 #include <filesystem>
 
+#include "common/curve.h"
 #include "common/logging.h"
 #include "worker/worker.h"
 
@@ -34,7 +35,8 @@ int main(int argc, char** argv) {
   CLI::App app{"nephron-worker: runs preprocessing, training, validation, prediction and evaluation tasks for a "
                "coordinator. One per GPU (or per CPU machine)."};
   worker::WorkerOptions o;
-  std::string engine, level = "info";
+  std::string engine, level = "info", key_file, server_key_file;
+  bool insecure = false;
   o.coordinator = "tcp://127.0.0.1:5555";
   app.add_option("--coordinator", o.coordinator, "the coordinator's ZeroMQ endpoint, tcp://HOST:PORT")
       ->capture_default_str();
@@ -42,6 +44,9 @@ int main(int argc, char** argv) {
   app.add_option("--name", o.name, "unique worker name (default HOST:DEVICE:PID)");
   app.add_option("--threads", o.executor.threads, "engine threads per task (0 = all cores)")->capture_default_str();
   app.add_option("--engine", engine, "path of the `nephron` binary (default: $NEPHRON_ENGINE, or found beside this one)");
+  app.add_option("--key", key_file, "CURVE: this worker's secret key file (from `nephron keygen`)");
+  app.add_option("--server-key", server_key_file, "CURVE: the coordinator's public key file (its .pub)");
+  app.add_flag("--insecure", insecure, "connect to a non-loopback coordinator over plain TCP");
   app.add_option("--protocol-version", o.protocol_version, "speak this protocol version (testing only)")
       ->group("");
   app.add_option("--log-level", level, "debug, info, warn or error")->capture_default_str();
@@ -55,6 +60,31 @@ int main(int argc, char** argv) {
   if (dev != "cpu" && dev.rfind("cuda", 0) != 0) {
     std::fprintf(stderr, "nephron-worker: --device: expected cpu or cuda:N, got '%s'\n", dev.c_str());
     return 2;
+  }
+  if (key_file.empty() != server_key_file.empty()) {
+    std::fprintf(stderr, "nephron-worker: CURVE needs both --key (this worker's .key) and --server-key (the "
+                         "coordinator's .pub)\n");
+    return 2;
+  }
+  if (!key_file.empty()) {
+    auto keys = net::ReadCurveSecretKey(key_file);
+    auto server = keys.ok() ? net::ReadCurvePublicKey(server_key_file) : Result<std::string>(keys.status());
+    if (!server.ok()) {
+      std::fprintf(stderr, "nephron-worker: %s\n", server.status().message().c_str());
+      return 2;
+    }
+    o.curve.secret_key = keys->secret_key;
+    o.curve.public_key = keys->public_key;
+    o.curve.server_public_key = *server;
+  } else if (!net::IsLoopbackEndpoint(o.coordinator)) {
+    if (!insecure) {
+      std::fprintf(stderr,
+                   "nephron-worker: refusing to connect to %s over plain TCP: pass --key FILE --server-key FILE, "
+                   "or accept the risk with --insecure\n",
+                   o.coordinator.c_str());
+      return 2;
+    }
+    spdlog::warn("INSECURE: talking to {} over plain TCP (no authentication, no encryption)", o.coordinator);
   }
   o.executor.engine = FindEngine(engine);
   if (o.executor.engine.empty() || access(o.executor.engine.c_str(), X_OK) != 0) {

@@ -54,7 +54,7 @@ Status Worker::Run(const std::atomic<bool>* stop) {
   auto last_progress = Clock::now() - std::chrono::hours(1);
 
   while (!stop->load()) {
-    auto sock = net::Socket::ConnectDealer(ctx, options_.coordinator, options_.name);
+    auto sock = net::Socket::ConnectDealer(ctx, options_.coordinator, options_.name, options_.curve);
     if (!sock.ok()) return sock.status();
     auto send = [&](const std::string& payload) {
       Status s = sock->Send({payload});
@@ -172,8 +172,12 @@ Status Worker::Run(const std::atomic<bool>* stop) {
         last_sent = Clock::now();
       }
       if (MsSince(last_heard) > static_cast<int64_t>(heartbeat_ms) * liveness) {
-        spdlog::warn("worker {}: coordinator silent for {} ms; reconnecting in {} ms", options_.name,
-                     MsSince(last_heard), backoff_ms);
+        spdlog::warn("worker {}: coordinator silent for {} ms; reconnecting in {} ms{}", options_.name,
+                     MsSince(last_heard), backoff_ms,
+                     !welcomed && options_.curve.enabled()
+                         ? " (never welcomed: is this worker's .pub in the coordinator's --authorized-keys, and "
+                           "--server-key the coordinator's .pub?)"
+                         : "");
         break;
       }
     }

@@ -13,6 +13,8 @@
 #include <atomic>
 #include <string>
 
+#include "common/transport.h"
+
 #include "common/status.h"
 #include "worker/executor.h"
 
@@ -27,6 +29,7 @@ struct WorkerOptions {
   int max_backoff_ms = 32000;
   int protocol_version = 0;      // 0: ours (tests set another to check refusal)
   int progress_interval_ms = 500;  // at most this often per task
+  net::CurveOptions curve;       // enabled: CURVE with these keys
 };
 
 class Worker {

@@ -32,6 +32,7 @@ const std::vector<Command>& AllCommands() {
       {"workers", "list workers: device, state, current task, last heartbeat", RunWorkers},
       {"results", "an experiment's results table (--json: the results JSON)", RunResults},
       {"drain", "let a worker finish its task and take no more", RunDrain},
+      {"keygen", "write a CURVE key pair (PREFIX.key, PREFIX.pub) for the coordinator or a worker", RunKeygen},
   };
   return kCommands;
 }

@@ -57,5 +57,6 @@ int RunWorkers(int argc, char** argv);
 int RunResults(int argc, char** argv);
 int RunDrain(int argc, char** argv);
 int RunLocal(int argc, char** argv);
+int RunKeygen(int argc, char** argv);
 
 }  // namespace nephron::cli

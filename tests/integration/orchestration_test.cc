@@ -66,12 +66,15 @@ class OrchestrationTest : public ::testing::Test {
   }
 
   // Starts (or restarts, on the same ports) the coordinator.
-  void StartCoordinator(const std::string& zmq_port = "0", const std::string& http_port = "0") {
+  void StartCoordinator(const std::string& zmq_port = "0", const std::string& http_port = "0",
+                        const std::vector<std::string>& extra = {}) {
     fs::remove(P("ready"));
-    coordinator_ = Daemon({NEPHRON_COORDINATOR, "--db", P("nephron.db"), "--bind", "tcp://127.0.0.1:" + zmq_port,
-                           "--http", "127.0.0.1:" + http_port, "--data-root", dir_.string(), "--ready-file",
-                           P("ready"), "--heartbeat-ms", "300", "--liveness", "4", "--grace-ms", "500"},
-                          P("coordinator.log"));
+    std::vector<std::string> argv = {NEPHRON_COORDINATOR, "--db", P("nephron.db"), "--bind",
+                                     "tcp://127.0.0.1:" + zmq_port, "--http", "127.0.0.1:" + http_port,
+                                     "--data-root", dir_.string(), "--ready-file", P("ready"), "--heartbeat-ms",
+                                     "300", "--liveness", "4", "--grace-ms", "500"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    coordinator_ = Daemon(argv, P("coordinator.log"));
     ASSERT_TRUE(testing::WaitReady(P("ready"), &info_)) << coordinator_.Log();
   }
   Daemon StartWorker(const std::string& name, const std::vector<std::string>& extra = {}) {
@@ -311,6 +314,59 @@ TEST_F(OrchestrationTest, WorkerWithAnotherProtocolVersionIsRefused) {
   auto ws = Db()->ListWorkers();
   ASSERT_TRUE(ws.ok());
   EXPECT_TRUE(ws->empty());
+}
+
+// CURVE: only a worker whose key is authorized registers, under its key's
+// name; an unknown key is refused and logged, and nothing it sends counts.
+TEST_F(OrchestrationTest, OnlyWorkersWithAnAuthorizedKeyAreAccepted) {
+  for (const char* k : {"coordinator", "authorized/worker-a", "stranger"})
+    ASSERT_EQ(Nephron(std::string("keygen --out ") + P(k)).code, 0);
+  const CmdResult again = Nephron("keygen --out " + P("stranger"));
+  EXPECT_NE(again.code, 0);
+  EXPECT_NE(again.out.find("already exists"), std::string::npos) << again.out;
+  StartCoordinator("0", "0", {"--key", P("coordinator.key"), "--authorized-keys", P("authorized")});
+  const std::vector<std::string> server = {"--server-key", P("coordinator.pub")};
+  std::vector<std::string> good = {"--key", P("authorized/worker-a.key")}, bad = {"--key", P("stranger.key")};
+  good.insert(good.end(), server.begin(), server.end());
+  bad.insert(bad.end(), server.begin(), server.end());
+  Daemon a = StartWorker("a", good);
+  Daemon b = StartWorker("b", bad);
+  Daemon plain = StartWorker("plain");
+  auto db = Db();
+  ASSERT_TRUE(WaitFor([&] { auto ws = db->ListWorkers(); return ws.ok() && ws->size() == 1; }, 20)) << Logs();
+  ASSERT_TRUE(WaitFor([&] { return coordinator_.Log().find("refused a worker") != std::string::npos; }, 10))
+      << Logs();
+  // Give the refused ones time to retry; they stay out.
+  ASSERT_TRUE(WaitFor([&] { return b.Log().find("never welcomed") != std::string::npos; }, 15)) << Logs();
+  auto ws = db->ListWorkers();
+  ASSERT_TRUE(ws.ok());
+  ASSERT_EQ(ws->size(), 1u);
+  EXPECT_EQ((*ws)[0].name, "a");
+  EXPECT_EQ((*ws)[0].key_name, "worker-a");
+  EXPECT_NE(coordinator_.Log().find(std::string("registered (cpu on ")), std::string::npos);
+  EXPECT_NE(coordinator_.Log().find("key worker-a"), std::string::npos) << coordinator_.Log();
+  // A plain-TCP worker fails the handshake before any message: not registered either (size 1 above).
+  // The key name is in the API too.
+  const CmdResult workers = Nephron("workers --coordinator " + info_.url());
+  EXPECT_EQ(workers.code, 0) << workers.out;
+}
+
+TEST_F(OrchestrationTest, PlainTcpOffLoopbackNeedsInsecure) {
+  Daemon w({NEPHRON_WORKER, "--coordinator", "tcp://192.0.2.1:5555", "--engine", NEPHRON_BINARY}, P("w.log"));
+  int status = 0;
+  ASSERT_TRUE(w.WaitExit(10, &status));
+  EXPECT_EQ(WEXITSTATUS(status), 2);
+  EXPECT_NE(w.Log().find("--insecure"), std::string::npos) << w.Log();
+  Daemon c({NEPHRON_COORDINATOR, "--db", P("x.db"), "--bind", "tcp://*:0", "--http", "127.0.0.1:0"}, P("c.log"));
+  ASSERT_TRUE(c.WaitExit(10, &status));
+  EXPECT_NE(WEXITSTATUS(status), 0);
+  EXPECT_NE(c.Log().find("refusing to accept workers on tcp://*:0 over plain TCP"), std::string::npos) << c.Log();
+  Daemon ci({NEPHRON_COORDINATOR, "--db", P("y.db"), "--bind", "tcp://*:0", "--http", "127.0.0.1:0", "--insecure",
+             "--ready-file", P("ready")},
+            P("ci.log"));
+  CoordinatorInfo info;
+  ASSERT_TRUE(testing::WaitReady(P("ready"), &info)) << ci.Log();
+  EXPECT_NE(ci.Log().find("INSECURE"), std::string::npos) << ci.Log();
 }
 
 TEST_F(OrchestrationTest, DaemonsStopCleanlyOnSigterm) {

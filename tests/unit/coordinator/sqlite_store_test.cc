@@ -113,7 +113,7 @@ TEST_F(SqliteStoreTest, SurvivesAKilledProcess) {
 TEST_F(SqliteStoreTest, NewFileUsesWalAndTheCurrentSchemaVersion) {
   Must(OpenSqliteStore(path_)).reset();
   EXPECT_EQ(HeaderField(18, 1), 2u);  // write version 2: WAL
-  EXPECT_EQ(HeaderField(60, 4), 2u);  // user_version: the latest migration (2: artifacts)
+  EXPECT_EQ(HeaderField(60, 4), 3u);  // user_version: the latest migration (3: workers.key_name)
 }
 
 TEST_F(SqliteStoreTest, NewerSchemaIsRefusedNamingTheFile) {
