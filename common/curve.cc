@@ -37,13 +37,15 @@ Result<std::map<std::string, std::string>> ParseKeyFile(const std::string& path)
     std::string line = text.substr(pos, end - pos);
     pos = end + 1;
     ++line_no;
-    if (const auto hash = line.find('#'); hash != std::string::npos) line.erase(hash);
     line.erase(0, line.find_first_not_of(" \t\r"));
     line.erase(line.find_last_not_of(" \t\r") + 1);
-    if (line.empty()) continue;
+    // Z85 has '#' and '=' in its alphabet: a comment is a whole line, and a
+    // bare 40-character key is taken as it is.
+    if (line.empty() || line[0] == '#') continue;
     const auto eq = line.find('=');
-    std::string name = eq == std::string::npos ? "public" : line.substr(0, eq);
-    std::string value = eq == std::string::npos ? line : line.substr(eq + 1);
+    const bool bare = IsZ85Key(line);
+    std::string name = bare || eq == std::string::npos ? "public" : line.substr(0, eq);
+    std::string value = bare || eq == std::string::npos ? line : line.substr(eq + 1);
     name.erase(name.find_last_not_of(" \t") + 1);
     value.erase(0, value.find_first_not_of(" \t"));
     if (name != "public" && name != "secret")

@@ -5,7 +5,8 @@
 // Files (text, Z85 = ZeroMQ's 40-character encoding of a 32-byte key):
 //   PREFIX.key   "public = <z85>\nsecret = <z85>\n" (mode 0600) — keep it private
 //   PREFIX.pub   "public = <z85>\n" — give it to the other side
-// `#` starts a comment; a file holding just the 40 characters is accepted too.
+// Lines starting with `#` are comments (Z85 itself uses `#` and `=`); a file
+// holding just the 40 characters is accepted too.
 #pragma once
 
 #include <zmq.hpp>

@@ -258,8 +258,8 @@ class ExperimentView {
         h('div', { class: 'stat' }, h('label', {}, 'Running'), h('b', {}, String(e.tasks_running))),
         h('div', { class: 'stat' }, h('label', {}, 'Failed'), h('b', {}, String(e.tasks_failed))),
         h('div', { class: 'stat' }, h('label', {}, 'Best CV Dice (EMA)'), h('b', {}, fmtDice(e.best_cv_dice))),
-        h('div', { class: 'stat' }, h('label', {}, 'Folder'), h('code', { class: 'small' }, e.dir || '–'))),
-      e.error ? h('p', { class: 'error' }, e.error) : null);
+        h('div', { class: 'stat' }, h('label', {}, 'Folder'), h('code', { class: 'small' }, e.dir || '–'))));
+    if (e.error) this.head.appendChild(h('p', { class: 'error', id: 'experiment-error' }, e.error));
   }
 
   renderGraph(tasks) {
@@ -292,8 +292,8 @@ class ExperimentView {
     }
     const fraction = t.state === 'succeeded' ? 1 : t.progress;
     return h('div', { class: `task state-${t.state}`, dataset: { task: t.id, state: t.state } },
-      h('div', { class: 'task-title' }, h('a', { href: `#/tasks/${t.id}`, title: 'log' }, t.name), badge(t.state)),
-      h('div', { class: 'task-meta muted' }, meta.join(' · ') || 'waiting'),
+      h('div', { class: 'task-title' }, h('a', { href: `#/tasks/${t.id}`, title: `${t.name}: log` }, t.name)),
+      h('div', { class: 'task-meta muted' }, badge(t.state), ' ', meta.join(' · ') || 'waiting'),
       t.state === 'running' || t.state === 'succeeded'
         ? progressBar(fraction, t.state === 'running' && t.progress_message ? t.progress_message : null) : null,
       t.error ? h('div', { class: 'task-error', title: t.error }, t.error) : null,
@@ -363,8 +363,8 @@ class WorkersView {
     this.table = h('tbody');
     root.append(h('div', { class: 'view-head' }, h('h1', {}, 'Workers')),
       h('table', { class: 'grid', id: 'workers' },
-        h('thead', {}, h('tr', {}, ['Name', 'Host', 'Device', 'State', 'Current task', 'Last heartbeat', 'Tasks done',
-          'Throughput', 'Threads', ''].map((t) => h('th', {}, t)))),
+        h('thead', {}, h('tr', {}, ['Name', 'Host', 'Device', 'Key', 'State', 'Current task', 'Last heartbeat',
+          'Tasks done', 'Throughput', 'Threads', ''].map((t, i) => h('th', { class: i >= 6 && i <= 9 ? 'num' : null }, t)))),
         this.table),
       h('p', { class: 'muted hint' }, 'Add a worker on any machine: ',
         h('code', {}, 'nephron-worker --coordinator tcp://HOST:5555'), '. Draining lets its current task finish, then it takes no more.'));
@@ -391,20 +391,22 @@ class WorkersView {
           this.refresh();
         });
       });
+      // Tasks per hour since it registered; meaningless in the first minutes.
       const hours = w.registered_ms ? (now - w.registered_ms) / 3.6e6 : 0;
-      const perHour = hours > 0.01 ? (w.tasks_done / hours).toFixed(1) : '–';
+      const perHour = hours > 0.05 ? `${(w.tasks_done / hours).toFixed(1)} tasks/h` : '–';
       return h('tr', { dataset: { worker: w.name } },
         h('td', {}, w.name), h('td', {}, w.host), h('td', {}, w.device),
+        h('td', { title: 'CURVE key it authenticated with' }, w.key || h('span', { class: 'muted' }, 'none')),
         h('td', {}, badge(w.state), w.draining ? h('span', { class: 'muted' }, ' draining') : null),
         h('td', {}, w.task ? h('a', { href: `#/tasks/${w.task}` }, `task ${w.task}`) : '–'),
         h('td', { class: 'num' }, w.heartbeat_age_s === null ? '–' : `${fmtDuration(w.heartbeat_age_s)} ago`),
-        h('td', { class: 'num' }, String(w.tasks_done)),
-        h('td', { class: 'num' }, `${perHour} tasks/h`),
+        h('td', { class: 'num', dataset: { col: 'done' } }, String(w.tasks_done)),
+        h('td', { class: 'num' }, perHour),
         h('td', { class: 'num' }, String(w.threads)),
         h('td', {}, drain));
     }));
     if (!workers.length)
-      this.table.replaceChildren(h('tr', {}, h('td', { colspan: 10, class: 'muted' }, 'No worker has registered yet.')));
+      this.table.replaceChildren(h('tr', {}, h('td', { colspan: 11, class: 'muted' }, 'No worker has registered yet.')));
   }
 
   destroy() { this.refresh.cancel(); clearInterval(this.timer); }

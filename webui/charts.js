@@ -76,6 +76,15 @@ const NephronCharts = (() => {
     });
   }
 
+  // Tick labels with the precision the range needs (learning rates go to 1e-5).
+  function ticks(u, splits) {
+    return splits.map((v) => {
+      if (v === null || v === undefined) return '';
+      if (v !== 0 && Math.abs(v) < 0.01) return v.toExponential(1);
+      return String(+v.toPrecision(3));
+    });
+  }
+
   function countPoints(data) {
     let n = 0;
     for (let i = 1; i < data.length; i++) for (const v of data[i]) if (v !== null) n++;
@@ -123,7 +132,7 @@ const NephronCharts = (() => {
           scales: { x: { time: false }, y: l.panel.range ? { range: l.panel.range } : {} },
           axes: [
             { label: 'epoch', stroke: '#555', grid: { stroke: '#eee' } },
-            { label: l.panel.yLabel, stroke: '#555', grid: { stroke: '#eee' }, size: 60 },
+            { label: l.panel.yLabel, stroke: '#555', grid: { stroke: '#eee' }, size: 60, values: ticks },
           ],
           legend: { live: true },
           cursor: { drag: { x: true, y: false } },

@@ -196,7 +196,7 @@ test('an experiment runs to the end live: tasks, curves, results, previews, work
   await page.locator('nav a[data-nav="workers"]').click();
   await page.locator('#workers tr[data-worker="w1"]').waitFor();
   assert.equal(await page.locator('#workers tr[data-worker]').count(), 2);
-  const done = await page.locator('#workers tr[data-worker] td:nth-child(7)').allInnerTexts();
+  const done = await page.locator('#workers tr[data-worker] td[data-col="done"]').allInnerTexts();
   assert.equal(done.map(Number).reduce((a, b) => a + b, 0), detail.tasks.length);
   await shot(page, 'workers');
 

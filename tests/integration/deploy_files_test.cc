@@ -30,7 +30,7 @@ std::string Slurp(const fs::path& p) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-testing::CmdResult Run(const std::string& cmd) {
+testing::CmdResult Shell(const std::string& cmd) {
   testing::CmdResult r;
   FILE* p = popen((cmd + " 2>&1").c_str(), "r");
   char buf[4096];
@@ -43,7 +43,7 @@ testing::CmdResult Run(const std::string& cmd) {
 
 // The --flags a program's --help lists.
 std::set<std::string> HelpFlags(const std::string& program) {
-  const auto r = Run(program + " --help");
+  const auto r = Shell(program + " --help");
   EXPECT_EQ(r.code, 0) << r.out;
   std::set<std::string> flags;
   static const std::regex kFlag("--[a-z][a-z0-9-]*");
@@ -139,8 +139,9 @@ TEST(DeployFilesTest, KubernetesManifestsAreConsistent) {
     std::set<std::string> volumes;
     for (const auto& v : pod["volumes"]) {
       volumes.insert(v["name"].as<std::string>());
-      if (v["persistentVolumeClaim"])
+      if (v["persistentVolumeClaim"]) {
         EXPECT_TRUE(claims.count(v["persistentVolumeClaim"]["claimName"].as<std::string>()));
+      }
       if (v["secret"]) {
         const std::string secret = v["secret"]["secretName"].as<std::string>();
         EXPECT_NE(keys_md.find("create secret generic " + secret), std::string::npos) << secret;
@@ -175,8 +176,8 @@ TEST(DeployFilesTest, SystemdUnitsRestartAndUseKnownFlags) {
     EXPECT_EQ(ini["Install"]["WantedBy"], "multi-user.target");
     ExpectKnownFlags(unit, Words(ini["Service"]["ExecStart"]));
   }
-  if (Run("command -v systemd-analyze").code == 0) {
-    const auto r = Run("systemd-analyze verify --man=no " + (kDeploy / "systemd/nephron-coordinator.service").string());
+  if (Shell("command -v systemd-analyze").code == 0) {
+    const auto r = Shell("systemd-analyze verify --man=no " + (kDeploy / "systemd/nephron-coordinator.service").string());
     // Missing binaries and users on this machine are expected; syntax errors are not.
     EXPECT_EQ(r.out.find("Unknown key"), std::string::npos) << r.out;
     EXPECT_EQ(r.out.find("Invalid section"), std::string::npos) << r.out;
@@ -185,7 +186,7 @@ TEST(DeployFilesTest, SystemdUnitsRestartAndUseKnownFlags) {
 
 TEST(DeployFilesTest, SlurmScriptParsesAndStartsOneWorkerPerGpu) {
   const fs::path script = kDeploy / "slurm/nephron-workers.sbatch";
-  const auto r = Run("bash -n " + script.string());
+  const auto r = Shell("bash -n " + script.string());
   EXPECT_EQ(r.code, 0) << r.out;
   const std::string text = Slurp(script);
   EXPECT_NE(text.find("#SBATCH --gpus-per-node"), std::string::npos);
@@ -197,7 +198,7 @@ TEST(DeployFilesTest, SlurmScriptParsesAndStartsOneWorkerPerGpu) {
   for (const std::string flag : {"--coordinator", "--device", "--threads", "--name", "--key", "--server-key"})
     EXPECT_NE(text.find(flag + " "), std::string::npos) << flag;
   // Without a coordinator address it explains itself.
-  const auto usage = Run("env -u NEPHRON_COORDINATOR bash " + script.string());
+  const auto usage = Shell("env -u NEPHRON_COORDINATOR bash " + script.string());
   EXPECT_EQ(usage.code, 2);
   EXPECT_NE(usage.out.find("usage:"), std::string::npos);
 }
@@ -219,8 +220,11 @@ TEST(DeployFilesTest, DockerfilesAreWellFormed) {
         instructions.push_back(w[0]);
         EXPECT_TRUE(kInstructions.count(w[0])) << file << ": unknown instruction " << w[0];
         if (w[0] == "FROM" && w.size() == 4) stages.insert(w[3]);
-        for (const auto& word : w)
-          if (word.rfind("--from=", 0) == 0) EXPECT_TRUE(stages.count(word.substr(7))) << file << ": " << word;
+        for (const auto& word : w) {
+          if (word.rfind("--from=", 0) == 0) {
+            EXPECT_TRUE(stages.count(word.substr(7))) << file << ": " << word;
+          }
+        }
       }
       continued = this_continues;
     }
@@ -232,7 +236,7 @@ TEST(DeployFilesTest, DockerfilesAreWellFormed) {
   EXPECT_NE(Slurp(kDeploy / "docker/Dockerfile.cuda").find("FROM pytorch/pytorch:"), std::string::npos);
   for (const char* script : {"docker/runtime-packages.sh", "docker/make-keys.sh", "install-deps.sh", "build.sh",
                              "demo.sh", "test.sh", "gpu-bench.sh"}) {
-    const auto r = Run("bash -n " + (kDeploy / script).string());
+    const auto r = Shell("bash -n " + (kDeploy / script).string());
     EXPECT_EQ(r.code, 0) << script << ": " << r.out;
   }
 }
@@ -240,14 +244,14 @@ TEST(DeployFilesTest, DockerfilesAreWellFormed) {
 TEST(DeployFilesTest, MakeKeysWritesWhatComposeMounts) {
   const fs::path dir = fs::temp_directory_path() / ("nephron_keys_" + std::to_string(getpid()));
   fs::remove_all(dir);
-  const auto r = Run("bash " + (kDeploy / "docker/make-keys.sh").string() + " " + dir.string() + " " + NEPHRON_BINARY);
+  const auto r = Shell("bash " + (kDeploy / "docker/make-keys.sh").string() + " " + dir.string() + " " + NEPHRON_BINARY);
   EXPECT_EQ(r.code, 0) << r.out;
   for (const char* f : {"coordinator.key", "coordinator.pub", "worker.key", "worker.pub", "workers/worker.pub"})
     EXPECT_TRUE(fs::exists(dir / f)) << f;
   EXPECT_EQ(fs::status(dir / "worker.key").permissions() & fs::perms::others_read, fs::perms::none);
   // Idempotent: a second run keeps the keys.
   const std::string before = Slurp(dir / "worker.key");
-  EXPECT_EQ(Run("bash " + (kDeploy / "docker/make-keys.sh").string() + " " + dir.string() + " " + NEPHRON_BINARY).code, 0);
+  EXPECT_EQ(Shell("bash " + (kDeploy / "docker/make-keys.sh").string() + " " + dir.string() + " " + NEPHRON_BINARY).code, 0);
   EXPECT_EQ(Slurp(dir / "worker.key"), before);
   fs::remove_all(dir);
 }

@@ -78,6 +78,26 @@ TEST_F(CurveTest, KeygenWritesASecretAndAPublicFileThatReadBack) {
   EXPECT_EQ(*ReadCurvePublicKey(P("bare.pub")), k.public_key);
 }
 
+// Z85 uses '#' and '=': keys holding them must not be cut as comments or fields.
+TEST_F(CurveTest, KeysWithHashOrEqualsSignsReadBack) {
+  int tricky = 0;
+  for (int i = 0; i < 300 && tricky < 20; ++i) {
+    auto k = GenerateCurveKeyPair();
+    ASSERT_TRUE(k.ok());
+    if ((k->secret_key + k->public_key).find_first_of("#=") == std::string::npos) continue;
+    const std::string prefix = P("k" + std::to_string(i));
+    ASSERT_TRUE(WriteCurveKeyFiles(prefix, *k).ok());
+    auto back = ReadCurveSecretKey(prefix + ".key");
+    ASSERT_TRUE(back.ok()) << back.status().ToString();
+    EXPECT_EQ(back->secret_key, k->secret_key);
+    EXPECT_EQ(*ReadCurvePublicKey(prefix + ".pub"), k->public_key);
+    ASSERT_TRUE(WriteFileAtomic(prefix + ".bare", k->public_key + "\n").ok());
+    EXPECT_EQ(*ReadCurvePublicKey(prefix + ".bare"), k->public_key);
+    ++tricky;
+  }
+  EXPECT_GT(tricky, 0);
+}
+
 TEST_F(CurveTest, BadKeyFilesNameTheFileAndField) {
   const CurveKeyPair k = Make("a");
   const CurveKeyPair other = Make("b");
