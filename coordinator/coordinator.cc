@@ -91,8 +91,8 @@ bool Coordinator::IsCurrent(int64_t task, int attempt) const {
 }
 
 void Coordinator::Send(const std::string& worker, const std::string& payload) {
-  Status s = socket_->Send({worker, payload});
-  if (!s.ok()) spdlog::debug("send to {}: {}", worker, s.message());
+  auto route = route_of_.find(worker);
+  SendRaw(route == route_of_.end() ? worker : route->second, payload);
 }
 
 void Coordinator::Event(int64_t exp, int64_t task, const std::string& text) {
@@ -106,26 +106,59 @@ void Coordinator::Event(int64_t exp, int64_t task, const std::string& text) {
   if (!s.ok()) spdlog::error("store event: {}", s.message());
 }
 
-void Coordinator::HandleMessage(const std::string& from, const std::string& payload) {
+void Coordinator::SendRaw(const std::string& routing_id, const std::string& payload) {
+  Status s = socket_->Send({routing_id, payload});
+  if (!s.ok()) spdlog::debug("send to {}: {}", routing_id, s.message());
+}
+
+void Coordinator::HandleMessage(const std::string& routing_id, const std::string& payload) {
   auto d = proto::Decode(payload);
   if (!d.ok()) {
-    spdlog::warn("message from {} dropped: {}", from, d.status().message());
+    spdlog::warn("message from {} dropped: {}", routing_id, d.status().message());
     return;
   }
   if (d->envelope.version != proto::kProtocolVersion) {
     proto::RefuseMsg r;
     r.reason = "protocol version " + std::to_string(d->envelope.version) + " is not supported; this coordinator speaks " +
                std::to_string(proto::kProtocolVersion);
-    spdlog::warn("refused {}: {}", from, r.reason);
-    Send(from, proto::Encode(r));
+    spdlog::warn("refused {}: {}", routing_id, r.reason);
+    SendRaw(routing_id, proto::Encode(r));
     return;
   }
   const proto::MsgType type = d->envelope.type;
   if (type == proto::MsgType::kRegister) {
     auto m = d->Body<proto::RegisterMsg>();
-    if (m.ok()) OnRegister(from, *m);
+    if (!m.ok()) return;
+    const std::string name = m->name.empty() ? routing_id : m->name;
+    // Under CURVE a worker name belongs to the key that registered it:
+    // another key cannot take it over while it is alive.
+    const std::string& key = socket_->last_user_id();
+    if (auto held = workers_.find(name);
+        held != workers_.end() && !held->second.lost && held->second.rec.key_name != key) {
+      proto::RefuseMsg r;
+      r.reason = "worker name " + name + " is in use by another key (" + held->second.rec.key_name + ")";
+      spdlog::warn("refused {} with key '{}': {}", name, key, r.reason);
+      SendRaw(routing_id, proto::Encode(r));
+      return;
+    }
+    // Each connection has its own routing id; the newest one speaks for the
+    // name (a worker that reconnects before its old connection is gone).
+    if (auto old = route_of_.find(name); old != route_of_.end() && old->second != routing_id)
+      name_of_.erase(old->second);
+    route_of_[name] = routing_id;
+    name_of_[routing_id] = name;
+    OnRegister(name, *m);
     return;
   }
+  auto named = name_of_.find(routing_id);
+  if (named == name_of_.end()) {
+    // A connection that never registered (we restarted) or was replaced.
+    proto::RefuseMsg r;
+    r.reason = "unknown worker: register again";
+    SendRaw(routing_id, proto::Encode(r));
+    return;
+  }
+  const std::string from = named->second;
   auto wit = workers_.find(from);
   if (wit == workers_.end() || wit->second.lost) {
     // A worker we do not know (we restarted) or declared lost: it must

@@ -89,10 +89,14 @@ class Coordinator : public Control {
   };
 
   int64_t Now() const { return options_.now_ms(); }
-  void HandleMessage(const std::string& from, const std::string& payload);
+  // `routing_id` is the connection's (the worker's name plus a per-connection
+  // suffix); messages are handled under the name it registered with.
+  void HandleMessage(const std::string& routing_id, const std::string& payload);
+  void SendRaw(const std::string& routing_id, const std::string& payload);
   void OnRegister(const std::string& from, const proto::RegisterMsg& m);
   void OnTaskDone(const std::string& from, const proto::TaskDoneMsg& m);
   bool IsCurrent(int64_t task, int attempt) const;
+  // To a worker by name, over its current connection.
   void Send(const std::string& worker, const std::string& payload);
   void Tick();
   void CheckLiveness();
@@ -115,6 +119,8 @@ class Coordinator : public Control {
   std::string endpoint_;
 
   std::map<std::string, LiveWorker> workers_;
+  std::map<std::string, std::string> route_of_;  // worker name -> routing id of its current connection
+  std::map<std::string, std::string> name_of_;   // routing id -> worker name
   std::map<int64_t, InFlight> in_flight_;
   std::map<int64_t, JobSpec> specs_;
   std::map<int64_t, int64_t> unfinished_;  // experiment -> tasks not yet succeeded (loaded on first use)

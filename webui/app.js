@@ -539,6 +539,8 @@ if (fromUrl) {
   history.replaceState(null, '', '#/');
 }
 setUpToken();
+// For tests and the browser console: the open view and the event stream.
+window.nephron = { view: () => view, source: () => source };
 window.addEventListener('hashchange', route);
 route();
 connect();

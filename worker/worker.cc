@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <optional>
+#include <random>
 #include <thread>
 
 #include "common/transport.h"
@@ -54,7 +55,11 @@ Status Worker::Run(const std::atomic<bool>* stop) {
   auto last_progress = Clock::now() - std::chrono::hours(1);
 
   while (!stop->load()) {
-    auto sock = net::Socket::ConnectDealer(ctx, options_.coordinator, options_.name, options_.curve);
+    // A routing id of its own per connection (the name goes in Register): a
+    // reconnect never collides with the old connection the coordinator may
+    // still hold.
+    const std::string routing_id = options_.name + "~" + std::to_string(std::random_device{}());
+    auto sock = net::Socket::ConnectDealer(ctx, options_.coordinator, routing_id, options_.curve);
     if (!sock.ok()) return sock.status();
     auto send = [&](const std::string& payload) {
       Status s = sock->Send({payload});

@@ -30,7 +30,7 @@ const { chromium } = require('playwright-core');
 const ARTIFACTS = env('NEPHRON_ARTIFACTS');
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'nephron_browser_'));
 const children = [];
-let browser, http, token;
+let browser, http, token, coordinatorArgs, coordinator;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -111,11 +111,13 @@ before(async () => {
   execFileSync(env('NEPHRON_BINARY'), ['synth', '--out', path.join(root, 'data'), '--cases', '7', '--seed', '5',
     '--size', 'tiny'], { stdio: 'pipe' });
   const ready = path.join(root, 'ready.json');
-  startDaemon([env('NEPHRON_COORDINATOR'), '--db', path.join(root, 'nephron.db'), '--bind', 'tcp://127.0.0.1:0',
-    '--http', '127.0.0.1:0', '--data-root', root, '--ready-file', ready, '--heartbeat-ms', '300'], 'coordinator.log');
+  coordinatorArgs = (zmq, web) => [env('NEPHRON_COORDINATOR'), '--db', path.join(root, 'nephron.db'), '--bind', zmq,
+    '--http', web, '--data-root', root, '--ready-file', ready, '--heartbeat-ms', '300'];
+  coordinator = startDaemon(coordinatorArgs('tcp://127.0.0.1:0', '127.0.0.1:0'), 'coordinator.log');
   await waitFor('the coordinator', () => fs.existsSync(ready), 30);
   const info = JSON.parse(fs.readFileSync(ready, 'utf8'));
   http = info.http;
+  coordinatorArgs = coordinatorArgs.bind(null, info.zmq, info.http);  // a restart keeps both ports
   token = fs.readFileSync(info.token_file, 'utf8').trim();
   for (const name of ['w1', 'w2'])
     startDaemon([env('NEPHRON_WORKER'), '--coordinator', info.zmq, '--name', name, '--threads', '1',
@@ -206,6 +208,19 @@ test('an experiment runs to the end live: tasks, curves, results, previews, work
   await waitFor('log lines', async () => (await page.locator('#log').innerText()).includes('epoch'), 20);
   assert.match(await page.locator('#line-count').innerText(), /^\d+ lines shown/);
   await shot(page, 'log');
+  // A flood of lines stays bounded: the page keeps the newest 5000.
+  const flood = await page.evaluate(() => {
+    const v = window.nephron.view();
+    const t0 = performance.now();
+    for (let b = 0; b < 40; b++)
+      v.append(Array.from({ length: 500 }, (_, i) => ({ attempt: 1, line: `flood ${b * 500 + i}` })));
+    return { ms: performance.now() - t0, text: document.getElementById('log').textContent };
+  });
+  const kept = flood.text.split('\n').filter((l) => l.startsWith('flood '));
+  assert.ok(kept.length <= 5000 && kept.length >= 4500, `${kept.length} flood lines kept`);
+  assert.equal(kept[kept.length - 1], 'flood 19999');
+  assert.ok(flood.ms < 5000, `appending 20 000 lines took ${flood.ms} ms`);
+  assert.match(await page.locator('#line-count').innerText(), /older lines dropped/);
 
   await page.goto(`http://${http}/#/`);
   await page.locator(`#experiments tr[data-id="${id}"] [data-state="succeeded"]`).waitFor();
@@ -218,6 +233,17 @@ test('cancel through the button needs the token', { timeout: 240_000 }, async ()
   const page = await newPage(false);
   await page.goto(`http://${http}/#/experiments/${id}`);
   await page.locator('.stage[data-stage="train"] .task[data-state="running"]').first().waitFor({ timeout: 180_000 });
+
+  // The coordinator dies (kill -9) and comes back on the same ports: the
+  // page says so and resumes by itself, without a reload.
+  await page.evaluate(() => { window.__noReload = 'still here'; });
+  coordinator.kill('SIGKILL');
+  await waitFor('the page to notice', async () => (await page.locator('#live').innerText()) !== 'live', 20);
+  fs.rmSync(path.join(root, 'ready.json'), { force: true });
+  coordinator = startDaemon(coordinatorArgs(), 'coordinator-2.log');
+  await waitFor('the page to reconnect', async () => (await page.locator('#live').innerText()) === 'live', 30);
+  assert.equal(await page.evaluate(() => window.__noReload), 'still here');
+  await page.locator('.stage[data-stage="train"] .task[data-state="running"]').first().waitFor({ timeout: 60_000 });
 
   // Without a token: refused, nothing changes.
   await page.locator('#cancel-experiment').click();

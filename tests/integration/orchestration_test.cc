@@ -319,7 +319,7 @@ TEST_F(OrchestrationTest, WorkerWithAnotherProtocolVersionIsRefused) {
 // CURVE: only a worker whose key is authorized registers, under its key's
 // name; an unknown key is refused and logged, and nothing it sends counts.
 TEST_F(OrchestrationTest, OnlyWorkersWithAnAuthorizedKeyAreAccepted) {
-  for (const char* k : {"coordinator", "authorized/worker-a", "stranger"})
+  for (const char* k : {"coordinator", "authorized/worker-a", "authorized/worker-b", "stranger"})
     ASSERT_EQ(Nephron(std::string("keygen --out ") + P(k)).code, 0);
   const CmdResult again = Nephron("keygen --out " + P("stranger"));
   EXPECT_NE(again.code, 0);
@@ -346,9 +346,14 @@ TEST_F(OrchestrationTest, OnlyWorkersWithAnAuthorizedKeyAreAccepted) {
   EXPECT_NE(coordinator_.Log().find(std::string("registered (cpu on ")), std::string::npos);
   EXPECT_NE(coordinator_.Log().find("key worker-a"), std::string::npos) << coordinator_.Log();
   // A plain-TCP worker fails the handshake before any message: not registered either (size 1 above).
-  // The key name is in the API too.
-  const CmdResult workers = Nephron("workers --coordinator " + info_.url());
-  EXPECT_EQ(workers.code, 0) << workers.out;
+  // Another authorized key cannot take over a live worker's name.
+  std::vector<std::string> imposter_keys = {"--key", P("authorized/worker-b.key")};
+  imposter_keys.insert(imposter_keys.end(), server.begin(), server.end());
+  Daemon imposter = StartWorker("a", imposter_keys);
+  ASSERT_TRUE(WaitFor([&] { return coordinator_.Log().find("in use by another key") != std::string::npos; }, 15))
+      << Logs();
+  EXPECT_EQ(Db()->GetWorker("a")->key_name, "worker-a");
+  EXPECT_EQ(Db()->ListWorkers()->size(), 1u);
 }
 
 TEST_F(OrchestrationTest, PlainTcpOffLoopbackNeedsInsecure) {

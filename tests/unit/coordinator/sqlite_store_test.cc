@@ -3,6 +3,7 @@
 // schema version; a newer schema or a file that is not a database is refused
 // with a message naming the file, and left as it was.
 #include <signal.h>
+#include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -114,6 +115,35 @@ TEST_F(SqliteStoreTest, NewFileUsesWalAndTheCurrentSchemaVersion) {
   Must(OpenSqliteStore(path_)).reset();
   EXPECT_EQ(HeaderField(18, 1), 2u);  // write version 2: WAL
   EXPECT_EQ(HeaderField(60, 4), 3u);  // user_version: the latest migration (3: workers.key_name)
+}
+
+// A database of the previous schema (2: before workers.key_name) opens,
+// keeps its rows and gains the column.
+TEST_F(SqliteStoreTest, SchemaTwoIsMigratedKeepingItsWorkers) {
+  {
+    std::unique_ptr<Store> store = Must(OpenSqliteStore(path_));
+    WorkerRecord w;
+    w.name = "old-worker";
+    w.host = "node";
+    ASSERT_TRUE(store->UpsertWorker(w).ok());
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "ALTER TABLE workers DROP COLUMN key_name; PRAGMA user_version = 2;", nullptr, nullptr,
+                         nullptr),
+            SQLITE_OK)
+      << sqlite3_errmsg(db);
+  sqlite3_close(db);
+  EXPECT_EQ(HeaderField(60, 4), 2u);
+  std::unique_ptr<Store> store = Must(OpenSqliteStore(path_));
+  WorkerRecord w = Must(store->GetWorker("old-worker"));
+  EXPECT_EQ(w.host, "node");
+  EXPECT_EQ(w.key_name, "");
+  w.key_name = "k";
+  ASSERT_TRUE(store->UpsertWorker(w).ok());
+  EXPECT_EQ(Must(store->GetWorker("old-worker")).key_name, "k");
+  store.reset();  // the last connection checkpoints the WAL into the file
+  EXPECT_EQ(HeaderField(60, 4), 3u);
 }
 
 TEST_F(SqliteStoreTest, NewerSchemaIsRefusedNamingTheFile) {

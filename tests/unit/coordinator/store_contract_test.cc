@@ -368,6 +368,7 @@ TEST_P(StoreContractTest, WorkersAreUpsertedByName) {
   busy.draining = true;
   busy.last_heartbeat_ms = 900;
   busy.tasks_done = 3;
+  busy.key_name = "gpu-node-1";
   ASSERT_OK(store_->UpsertWorker(busy));
 
   const WorkerRecord w = Must(store_->GetWorker("w2"));
@@ -383,6 +384,7 @@ TEST_P(StoreContractTest, WorkersAreUpsertedByName) {
   EXPECT_EQ(w.registered_ms, 100);
   EXPECT_EQ(w.last_heartbeat_ms, 900);
   EXPECT_EQ(w.tasks_done, 3);
+  EXPECT_EQ(w.key_name, "gpu-node-1");
   const std::vector<WorkerRecord> all = Must(store_->ListWorkers());
   ASSERT_EQ(all.size(), 2u);
   EXPECT_EQ(all[0].name, "w1");
