@@ -52,6 +52,8 @@ std::vector<std::string> EngineCommand(const proto::AssignMsg& a, const Executor
   } else {
     return {};
   }
+  // A global option of `nephron`: the backend library is loaded before the command parses --device.
+  if (!o.device_plugin.empty()) c.insert(c.end(), {"--device-plugin", o.device_plugin});
   return c;
 }
 

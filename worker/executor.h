@@ -34,6 +34,7 @@ struct ExecutorOptions {
   std::string device = "cpu";
   int threads = 0;         // engine threads (0: the engine's default, all cores)
   int kill_after_ms = 30000;  // SIGKILL this long after a SIGTERM that was ignored
+  std::string device_plugin;  // passed to every task as --device-plugin (LibTorch backend library)
 };
 
 // What the executor reports, in order.

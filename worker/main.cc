@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "common/curve.h"
+#include "common/device_plugin.h"
 #include "common/logging.h"
 #include "worker/worker.h"
 
@@ -40,7 +41,10 @@ int main(int argc, char** argv) {
   o.coordinator = "tcp://127.0.0.1:5555";
   app.add_option("--coordinator", o.coordinator, "the coordinator's ZeroMQ endpoint, tcp://HOST:PORT")
       ->capture_default_str();
-  app.add_option("--device", o.executor.device, "cpu or cuda:N")->capture_default_str();
+  app.add_option("--device", o.executor.device, "cpu, cuda:N, or a plugin's device (npu:N with --device-plugin)")
+      ->capture_default_str();
+  app.add_option("--device-plugin", o.executor.device_plugin,
+                 "LibTorch backend library every task loads first (e.g. Ascend's libtorch_npu.so)");
   app.add_option("--name", o.name, "unique worker name (default HOST:DEVICE:PID)");
   app.add_option("--threads", o.executor.threads, "engine threads per task (0 = all cores)")->capture_default_str();
   app.add_option("--engine", engine, "path of the `nephron` binary (default: $NEPHRON_ENGINE, or found beside this one)");
@@ -57,8 +61,11 @@ int main(int argc, char** argv) {
   }
   SetUpLogging(level);
   const std::string& dev = o.executor.device;
-  if (dev != "cpu" && dev.rfind("cuda", 0) != 0) {
-    std::fprintf(stderr, "nephron-worker: --device: expected cpu or cuda:N, got '%s'\n", dev.c_str());
+  if (!IsBuiltinDevice(dev) && o.executor.device_plugin.empty()) {
+    std::fprintf(stderr,
+                 "nephron-worker: --device: expected cpu or cuda:N (other accelerators need --device-plugin), got "
+                 "'%s'\n",
+                 dev.c_str());
     return 2;
   }
   if (key_file.empty() != server_key_file.empty()) {

@@ -1,10 +1,12 @@
 #include "jobs/cli/commands.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <mutex>
 
+#include "common/device_plugin.h"
 #include "common/logging.h"
 
 namespace nephron::cli {
@@ -65,22 +67,35 @@ void PrintUsage(FILE* out) {
                "nephron — nnU-Net-style kidney and kidney-tumour segmentation (KiTS19)\n\n"
                "Usage: nephron <command> [options]   (nephron <command> --help for details)\n\nCommands:\n");
   for (const auto& c : AllCommands()) std::fprintf(out, "  %-12s %s\n", c.name.c_str(), c.summary.c_str());
-  std::fprintf(out, "\nGlobal options: --log-level debug|info|warn|error (default info), --version\n");
+  std::fprintf(out,
+               "\nGlobal options: --log-level debug|info|warn|error (default info), --version,\n"
+               "  --device-plugin PATH  load a LibTorch device backend library first (or $NEPHRON_DEVICE_PLUGIN)\n");
 }
 
 }  // namespace
 
 int Main(int argc, char** argv) {
   std::string level = "info";
+  const char* env_plugin = std::getenv("NEPHRON_DEVICE_PLUGIN");
+  std::string plugin = env_plugin != nullptr ? env_plugin : "";
   std::vector<char*> args;
   for (int i = 0; i < argc; ++i) {
     if (std::strcmp(argv[i], "--log-level") == 0 && i + 1 < argc) {
       level = argv[++i];
       continue;
     }
+    if (std::strcmp(argv[i], "--device-plugin") == 0 && i + 1 < argc) {
+      plugin = argv[++i];
+      continue;
+    }
     args.push_back(argv[i]);
   }
   SetUpLogging(level);
+  // Before any command parses a device string.
+  if (Status st = LoadDevicePlugin(plugin); !st.ok()) {
+    std::fprintf(stderr, "nephron: %s\n", st.message().c_str());
+    return 2;
+  }
   if (args.size() < 2 || std::strcmp(args[1], "--help") == 0 || std::strcmp(args[1], "-h") == 0 ||
       std::strcmp(args[1], "help") == 0) {
     if (args.size() >= 3 && std::strcmp(args[1], "help") == 0) {

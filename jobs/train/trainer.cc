@@ -16,6 +16,7 @@
 #include <sstream>
 #include <thread>
 
+#include "common/device_plugin.h"
 #include "common/fs_util.h"
 #include "common/json_util.h"
 #include "jobs/preprocess/experiment.h"
@@ -35,15 +36,22 @@ using Clock = std::chrono::steady_clock;
 
 Status CheckDevice(const std::string& device) {
   if (device == "cpu") return Status::Ok();
-  int index = 0;
-  if (device == "cuda") {
-    index = 0;
-  } else if (device.rfind("cuda:", 0) == 0 && device.size() > 5 &&
-             device.find_first_not_of("0123456789", 5) == std::string::npos) {
-    index = std::stoi(device.substr(5));
-  } else {
-    return InvalidArgument("--device: unknown device '" + device + "' (expected cpu, cuda or cuda:N)");
+  if (!IsBuiltinDevice(device)) {
+    if (LoadedDevicePlugin().empty())
+      return InvalidArgument("--device: unknown device '" + device +
+                             "' (expected cpu, cuda or cuda:N; other accelerators need --device-plugin PATH)");
+    // The plugin must have taught LibTorch the device type.
+    try {
+      (void)torch::Device(device);
+    } catch (const std::exception& e) {
+      std::string why = e.what();
+      why = why.substr(0, why.find('\n'));
+      return InvalidArgument("--device " + device + ": this LibTorch does not know the device type even after "
+                             "loading " + LoadedDevicePlugin() + ": " + why);
+    }
+    return Status::Ok();
   }
+  const int index = device == "cuda" ? 0 : std::stoi(device.substr(5));
   if (!torch::cuda::is_available())
     return Status(StatusCode::kUnavailable, "--device " + device + ": CUDA is not available on this machine/build");
   if (index >= static_cast<int>(torch::cuda::device_count()))

@@ -262,5 +262,14 @@ test('cancel through the button needs the token', { timeout: 240_000 }, async ()
   await waitFor('running tasks to stop', async () =>
     (await apiCall('GET', `/api/experiments/${id}`)).tasks.every((t) => t.state !== 'running'), 30);
   await shot(page, 'cancelled');
+
+  // Retry on a cancelled training resumes the experiment (from its checkpoint).
+  const train0 = (await apiCall('GET', `/api/experiments/${id}`)).tasks.find((t) => t.name === 'train fold 0');
+  await page.locator(`[data-retry="${train0.id}"]`).click();
+  await waitFor('the experiment to run again', async () =>
+    (await apiCall('GET', `/api/experiments/${id}`)).state === 'running', 20);
+  await page.locator('.title-row [data-state="running"]').waitFor({ timeout: 20_000 });
+  await apiCall('POST', `/api/experiments/${id}/cancel`);
+  await page.locator('.title-row [data-state="cancelled"]').waitFor({ timeout: 20_000 });
   assert.deepEqual(page.errors || [], []);
 });

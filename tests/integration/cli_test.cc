@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -287,6 +288,41 @@ TEST_F(CliTest, EvaluateGeometryMismatchFailsNamingSpacing) {
   EXPECT_NE(r.out.find("case_00002.nii.gz"), std::string::npos) << r.out;
   EXPECT_FALSE(fs::exists(pred / "evaluation.json"));
   EXPECT_FALSE(fs::exists(pred / "previews"));
+}
+
+}  // namespace
+}  // namespace nephron
+
+namespace nephron {
+namespace {
+
+// --device-plugin loads the backend library before any device is parsed; a
+// device LibTorch does not know is refused naming the plugin.
+TEST(DevicePluginTest, IsLoadedFirstAndUnknownDevicesNameIt) {
+  if (!NEPHRON_HAS_TRAIN) GTEST_SKIP() << "built without LibTorch (no `nephron train`)";
+  const std::string mark = std::filesystem::temp_directory_path() / ("nephron_plugin_" + std::to_string(getpid()));
+  std::filesystem::remove(mark);
+  const std::string env = "NEPHRON_FAKE_PLUGIN_MARK=" + mark + " ";
+  testing::CmdResult r =
+      testing::Nephron("--device-plugin " FAKE_DEVICE_PLUGIN " train --experiment /nonexistent --fold 0 --device npu:0");
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find("npu:0"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(FAKE_DEVICE_PLUGIN), std::string::npos) << r.out;
+  // The library ran its initialisers (loaded from the environment variable too).
+  r = testing::Nephron("synth --help");  // no plugin: nothing loaded
+  EXPECT_FALSE(std::filesystem::exists(mark));
+  const std::string cmd = env + "NEPHRON_DEVICE_PLUGIN=" FAKE_DEVICE_PLUGIN " " NEPHRON_BINARY " synth --help >/dev/null 2>&1";
+  EXPECT_EQ(std::system(cmd.c_str()), 0);
+  EXPECT_TRUE(std::filesystem::exists(mark));
+  std::filesystem::remove(mark);
+
+  r = testing::Nephron("train --experiment /nonexistent --fold 0 --device npu:0");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.out.find("--device-plugin"), std::string::npos) << r.out;
+  r = testing::Nephron("--device-plugin /no/such/libbackend.so synth --help");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.out.find("/no/such/libbackend.so"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("cannot load"), std::string::npos) << r.out;
 }
 
 }  // namespace

@@ -85,7 +85,7 @@ class ExecutorTest : public ::testing::Test {
 
 TEST_F(ExecutorTest, SuccessfulTrainingStreamsProgressLogAndMetrics) {
   setenv("FAKE_MODE", "ok", 1);
-  Executor e({engine_, "cpu", 2, 30000});
+  Executor e({engine_, "cpu", 2, 30000, ""});
   e.Start(Train());
   EXPECT_TRUE(e.busy());
   EXPECT_EQ(e.task(), 7);
@@ -143,7 +143,7 @@ TEST_F(ExecutorTest, OnlyNewOrChangedFilesAreArtifacts) {
 
 TEST_F(ExecutorTest, FailureCarriesTheLastLinesAndIsRetryable) {
   setenv("FAKE_MODE", "fail", 1);
-  Executor e({engine_, "cpu", 2, 30000});
+  Executor e({engine_, "cpu", 2, 30000, ""});
   e.Start(Train());
   ExecEvents ev = RunToEnd(e);
   ASSERT_TRUE(ev.done);
@@ -155,7 +155,7 @@ TEST_F(ExecutorTest, FailureCarriesTheLastLinesAndIsRetryable) {
 
 TEST_F(ExecutorTest, UsageErrorIsPermanent) {
   setenv("FAKE_MODE", "usage", 1);
-  Executor e({engine_, "cpu", 2, 30000});
+  Executor e({engine_, "cpu", 2, 30000, ""});
   e.Start(Train());
   ExecEvents ev = RunToEnd(e);
   ASSERT_TRUE(ev.done);
@@ -165,7 +165,7 @@ TEST_F(ExecutorTest, UsageErrorIsPermanent) {
 
 TEST_F(ExecutorTest, CorruptInputIsPermanent) {
   setenv("FAKE_MODE", "corrupt", 1);
-  Executor e({engine_, "cpu", 2, 30000});
+  Executor e({engine_, "cpu", 2, 30000, ""});
   e.Start(Train());
   ExecEvents ev = RunToEnd(e);
   ASSERT_TRUE(ev.done);
@@ -175,7 +175,7 @@ TEST_F(ExecutorTest, CorruptInputIsPermanent) {
 
 TEST_F(ExecutorTest, CancelSendsSigtermAndReportsCancelled) {
   setenv("FAKE_MODE", "hang", 1);
-  Executor e({engine_, "cpu", 2, 30000});
+  Executor e({engine_, "cpu", 2, 30000, ""});
   e.Start(Train());
   // Wait until the child is running its loop.
   ExecEvents first;
@@ -199,7 +199,7 @@ TEST_F(ExecutorTest, CancelSendsSigtermAndReportsCancelled) {
 }
 
 TEST_F(ExecutorTest, MissingEngineFailsClearly) {
-  Executor e({(dir_ / "no-such-binary").string(), "cpu", 2, 30000});
+  Executor e({(dir_ / "no-such-binary").string(), "cpu", 2, 30000, ""});
   e.Start(Train());
   ExecEvents ev = RunToEnd(e);
   ASSERT_TRUE(ev.done);
@@ -209,7 +209,7 @@ TEST_F(ExecutorTest, MissingEngineFailsClearly) {
 }
 
 TEST_F(ExecutorTest, NoopTaskFinishesAndCanBeCancelled) {
-  Executor e({engine_, "cpu", 1, 30000});
+  Executor e({engine_, "cpu", 1, 30000, ""});
   proto::AssignMsg a;
   a.task = 1;
   a.attempt = 1;
@@ -228,7 +228,7 @@ TEST_F(ExecutorTest, NoopTaskFinishesAndCanBeCancelled) {
 }
 
 TEST(EngineCommandTest, EveryKindMapsToAnEngineCommand) {
-  ExecutorOptions o{"/bin/nephron", "cuda:1", 4, 1000};
+  ExecutorOptions o{"/bin/nephron", "cuda:1", 4, 1000, ""};
   proto::AssignMsg a;
   a.experiment_dir = "/e";
   a.data_dir = "/d";
@@ -255,6 +255,13 @@ TEST(EngineCommandTest, EveryKindMapsToAnEngineCommand) {
   EXPECT_TRUE(EngineCommand([&] { a.kind = "format-disk"; return a; }(), o).empty());
   a.threads = 1;  // the spec's resources.threads wins over the worker's --threads
   EXPECT_EQ(cmd("plan"), "/bin/nephron plan --data /d --experiment /e --spec /e/spec.yaml --threads 1");
+  // A worker with a device plugin passes it to every task.
+  o.device = "npu:0";
+  o.device_plugin = "/opt/ascend/libtorch_npu.so";
+  EXPECT_EQ(cmd("train"), "/bin/nephron train --experiment /e --fold 3 --spec /e/spec.yaml --device npu:0 --threads 1 "
+                          "--continue --device-plugin /opt/ascend/libtorch_npu.so");
+  EXPECT_EQ(cmd("plan"), "/bin/nephron plan --data /d --experiment /e --spec /e/spec.yaml --threads 1 --device-plugin "
+                         "/opt/ascend/libtorch_npu.so");
 }
 
 TEST(ParseTest, ProgressAndMetricLines) {
