@@ -15,6 +15,13 @@ const char* MsgTypeName(MsgType t) {
     case MsgType::kMetric: return "Metric";
     case MsgType::kTaskDone: return "TaskDone";
     case MsgType::kAck: return "Ack";
+    case MsgType::kFileStat: return "FileStat";
+    case MsgType::kFileInfo: return "FileInfo";
+    case MsgType::kFileRead: return "FileRead";
+    case MsgType::kFileChunk: return "FileChunk";
+    case MsgType::kFileWrite: return "FileWrite";
+    case MsgType::kFileWritten: return "FileWritten";
+    case MsgType::kFileCommit: return "FileCommit";
   }
   return "Unknown";
 }
@@ -55,7 +62,7 @@ Result<Decoded> Decode(const std::string& bytes) {
         have_v = true;
       } else if (key == "t") {
         const int t = kv.val.as<int>();
-        if (t < static_cast<int>(MsgType::kRegister) || t > static_cast<int>(MsgType::kAck))
+        if (t < static_cast<int>(MsgType::kRegister) || t > static_cast<int>(MsgType::kFileCommit))
           return InvalidArgument("unknown message type " + std::to_string(t));
         d.envelope.type = static_cast<MsgType>(t);
         have_t = true;

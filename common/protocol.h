@@ -25,6 +25,14 @@
 //     Assign       run this task (attempt N).
 //     Cancel       stop this task (attempt N) and keep its checkpoint.
 //     Ack          TaskDone was stored; the worker may forget the task.
+//   files, either way (common/file_transfer.h; any authenticated connection,
+//   registered or not; every request is answered, errors in the answer):
+//     FileStat     size and SHA-256 of a file.            -> FileInfo
+//     FileRead     one chunk (offset, length).            -> FileChunk (data + its SHA-256)
+//     FileWrite    one chunk of an upload, appended to PATH.part if its
+//                  offset is the part's size.            -> FileWritten (the part's size)
+//     FileCommit   the upload is whole: check its SHA-256,
+//                  rename PATH.part to PATH.              -> FileWritten (committed)
 // Everything about a task carries (task_id, attempt). The coordinator ignores
 // messages whose attempt is not the task's current one (stale attempts), so a
 // repeated or late message never takes effect twice.
@@ -55,6 +63,13 @@ enum class MsgType : int {
   kMetric = 9,
   kTaskDone = 10,
   kAck = 11,
+  kFileStat = 12,
+  kFileInfo = 13,
+  kFileRead = 14,
+  kFileChunk = 15,
+  kFileWrite = 16,
+  kFileWritten = 17,
+  kFileCommit = 18,
 };
 const char* MsgTypeName(MsgType t);
 
@@ -185,6 +200,68 @@ struct AckMsg {
   int64_t task = 0;
   int attempt = 0;
   MSGPACK_DEFINE_MAP(task, attempt);
+};
+
+// Files. `path` is relative to the serving side's data root (or absolute
+// inside one of its allowed roots); `error` is empty on success.
+struct FileStatMsg {
+  static constexpr MsgType kType = MsgType::kFileStat;
+  std::string path;
+  MSGPACK_DEFINE_MAP(path);
+};
+
+struct FileInfoMsg {
+  static constexpr MsgType kType = MsgType::kFileInfo;
+  std::string path;
+  bool exists = false;
+  int64_t size = 0;
+  std::string sha256;  // hex, of the whole file
+  std::string error;
+  MSGPACK_DEFINE_MAP(path, exists, size, sha256, error);
+};
+
+struct FileReadMsg {
+  static constexpr MsgType kType = MsgType::kFileRead;
+  std::string path;
+  int64_t offset = 0;
+  int64_t length = 0;
+  MSGPACK_DEFINE_MAP(path, offset, length);
+};
+
+struct FileChunkMsg {
+  static constexpr MsgType kType = MsgType::kFileChunk;
+  std::string path;
+  int64_t offset = 0;
+  std::string data;
+  std::string sha256;  // hex, of `data`
+  std::string error;
+  MSGPACK_DEFINE_MAP(path, offset, data, sha256, error);
+};
+
+struct FileWriteMsg {
+  static constexpr MsgType kType = MsgType::kFileWrite;
+  std::string path;
+  int64_t offset = 0;
+  std::string data;
+  std::string sha256;  // hex, of `data`
+  MSGPACK_DEFINE_MAP(path, offset, data, sha256);
+};
+
+struct FileWrittenMsg {
+  static constexpr MsgType kType = MsgType::kFileWritten;
+  std::string path;
+  int64_t size = 0;      // bytes of PATH.part now (the next offset to send)
+  bool committed = false;
+  std::string error;
+  MSGPACK_DEFINE_MAP(path, size, committed, error);
+};
+
+struct FileCommitMsg {
+  static constexpr MsgType kType = MsgType::kFileCommit;
+  std::string path;
+  int64_t size = 0;
+  std::string sha256;  // hex, of the whole file
+  MSGPACK_DEFINE_MAP(path, size, sha256);
 };
 
 struct Envelope {

@@ -48,6 +48,7 @@ Status Coordinator::Start() {
                  options_.bind);
   }
   ASSIGN_OR_RETURN(net::Socket s, net::Socket::BindRouter(ctx_, options_.bind, curve));
+  files_ = std::make_unique<net::FileServer>(std::vector<std::string>{options_.data_root});
   socket_ = std::make_unique<net::Socket>(std::move(s));
   endpoint_ = net::ConnectableEndpoint(socket_->endpoint());
   ASSIGN_OR_RETURN(std::vector<TaskRecord> active, store_->ActiveTasks());
@@ -126,6 +127,11 @@ void Coordinator::HandleMessage(const std::string& routing_id, const std::string
     return;
   }
   const proto::MsgType type = d->envelope.type;
+  // Files answer any authenticated connection, registered or not.
+  if (net::FileServer::Handles(type)) {
+    SendRaw(routing_id, files_->Handle(*d));
+    return;
+  }
   if (type == proto::MsgType::kRegister) {
     auto m = d->Body<proto::RegisterMsg>();
     if (!m.ok()) return;

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "common/curve.h"
+#include "common/file_transfer.h"
 #include "common/protocol.h"
 #include "common/spec.h"
 #include "common/transport.h"
@@ -116,6 +117,7 @@ class Coordinator : public Control {
   zmq::context_t ctx_;
   std::unique_ptr<net::ZapAuthenticator> zap_;  // with CURVE
   std::unique_ptr<net::Socket> socket_;
+  std::unique_ptr<net::FileServer> files_;  // File* requests: files under the data root
   std::string endpoint_;
 
   std::map<std::string, LiveWorker> workers_;

@@ -288,15 +288,17 @@ int BenchPredict(int argc, char** argv) {
 
 int RunBench(int argc, char** argv) {
   if (argc >= 2 && std::string(argv[1]) == "preprocess") return BenchPreprocess(argc - 1, argv + 1);
+  if (argc >= 2 && std::string(argv[1]) == "transfer") return RunBenchTransfer(argc - 1, argv + 1);
 #ifdef NEPHRON_HAVE_TORCH
   if (argc >= 2 && std::string(argv[1]) == "train") return BenchTrain(argc - 1, argv + 1);
   if (argc >= 2 && std::string(argv[1]) == "predict") return BenchPredict(argc - 1, argv + 1);
   if (argc >= 2 && std::string(argv[1]) == "predict-one") return BenchPredictChild(argc - 1, argv + 1);
 #endif
-  std::printf("Usage: nephron bench preprocess|train|predict [options]   (nephron bench <name> --help)\n\n"
+  std::printf("Usage: nephron bench preprocess|train|predict|transfer [options]   (nephron bench <name> --help)\n\n"
               "Benchmarks print a table; they are not tests.\n  preprocess   seconds and peak memory per KiTS-sized case\n"
               "  train        augmentation throughput and training iteration time (needs LibTorch)\n"
-              "  predict      seconds and peak memory of sliding-window prediction (needs LibTorch)\n");
+              "  predict      seconds and peak memory of sliding-window prediction (needs LibTorch)\n"
+              "  transfer     MB/s of fetching and uploading a file over ZeroMQ, next to a plain copy\n");
   return argc >= 2 && (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") ? 0 : 2;
 }
 

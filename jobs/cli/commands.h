@@ -58,5 +58,6 @@ int RunResults(int argc, char** argv);
 int RunDrain(int argc, char** argv);
 int RunLocal(int argc, char** argv);
 int RunKeygen(int argc, char** argv);
+int RunBenchTransfer(int argc, char** argv);
 
 }  // namespace nephron::cli

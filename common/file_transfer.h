@@ -1,0 +1,97 @@
+// Files over the coordinator-worker ZeroMQ link (the File* messages of
+// common/protocol.h), for workers that cannot see the coordinator's data root.
+//
+// FileServer answers requests statelessly from files under its roots: the
+// coordinator calls Handle() for every File* message, from any authenticated
+// connection. FileClient, on a DEALER of its own, fetches and uploads:
+//   * chunks of `chunk_bytes`, `credit` requests in flight (the ZeroMQ guide's
+//     credit-based flow control: a new request leaves only when a chunk
+//     arrives, so neither side buffers more than credit x chunk);
+//   * every chunk carries its SHA-256: a corrupted or truncated chunk is
+//     detected and asked for again; the whole file's SHA-256 is checked at the
+//     end, before the file appears under its final name (PATH.part until then);
+//   * an interrupted transfer resumes where it stopped: a fetch from the size
+//     of the local PATH.part, an upload from the size of the remote one;
+//   * a fetch of a file already present with the same SHA-256 transfers nothing.
+#pragma once
+
+#include <zmq.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/protocol.h"
+#include "common/status.h"
+#include "common/transport.h"
+
+namespace nephron::net {
+
+// Hex SHA-256 of bytes, and of a file (NotFound / Internal naming it).
+std::string Sha256Hex(const void* data, size_t size);
+Result<std::string> Sha256OfFile(const std::string& path);
+
+class FileServer {
+ public:
+  // `roots` are the folders it serves and accepts uploads into; relative
+  // paths are resolved against the first. Anything outside them is refused.
+  explicit FileServer(std::vector<std::string> roots);
+  // True for the File* requests this server answers.
+  static bool Handles(proto::MsgType type);
+  // The encoded reply to one request (never throws).
+  std::string Handle(const proto::Decoded& request);
+  // Tests: corrupt the data of every n-th chunk sent (0: never).
+  void set_corrupt_every(int n) { corrupt_every_ = n; }
+  int64_t chunks_sent() const { return chunks_sent_.load(); }
+
+ private:
+  // The absolute path for `path` if it lies inside a root.
+  Result<std::string> Resolve(const std::string& path) const;
+  proto::FileInfoMsg Stat(const proto::FileStatMsg& m);
+  proto::FileChunkMsg Read(const proto::FileReadMsg& m);
+  proto::FileWrittenMsg Write(const proto::FileWriteMsg& m);
+  proto::FileWrittenMsg Commit(const proto::FileCommitMsg& m);
+
+  std::vector<std::string> roots_;
+  int corrupt_every_ = 0;
+  std::atomic<int64_t> chunks_sent_{0};
+};
+
+struct FileClientOptions {
+  std::string endpoint;          // the coordinator's tcp://HOST:PORT
+  std::string name = "files";    // routing id prefix (a per-connection suffix is added)
+  CurveOptions curve;
+  int64_t chunk_bytes = 1 << 20;
+  int credit = 8;
+  int timeout_ms = 10000;        // no answer this long: ask again (the peer may have restarted)
+  int max_retries = 5;           // per chunk (bad hash) and per silence
+};
+
+struct TransferStats {
+  int64_t bytes = 0;             // transferred now (not counting what was already there)
+  int64_t resumed_from = 0;      // bytes already present when it started
+  int chunks_refetched = 0;      // chunks whose hash did not match
+  bool cached = false;           // the file was already there, identical
+};
+
+class FileClient {
+ public:
+  FileClient(zmq::context_t& ctx, FileClientOptions options);
+  // Fetches `remote` to `local` (folders created).
+  Result<TransferStats> Fetch(const std::string& remote, const std::string& local);
+  // Uploads `local` to `remote`.
+  Result<TransferStats> Upload(const std::string& local, const std::string& remote);
+
+ private:
+  Status Connect();
+
+  zmq::context_t& ctx_;
+  FileClientOptions options_;
+  std::unique_ptr<Socket> socket_;
+  uint64_t next_id_ = 1;
+};
+
+}  // namespace nephron::net
