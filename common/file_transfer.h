@@ -30,6 +30,12 @@
 
 namespace nephron::net {
 
+// Chunk-sized buffers (MiBs) come and go for every chunk; by default glibc
+// maps each one fresh and the copies into it page-fault (measured: a third
+// of a transfer's time). This keeps such blocks in the heap for reuse:
+// process-wide, call once at start (the coordinator, workers, the benchmark).
+void KeepChunkBuffersInHeap();
+
 // Hex SHA-256 of bytes, and of a file (NotFound / Internal naming it).
 std::string Sha256Hex(const void* data, size_t size);
 Result<std::string> Sha256OfFile(const std::string& path);

@@ -68,6 +68,7 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   SetUpLogging(level);
+  net::KeepChunkBuffersInHeap();  // it serves files in MiB chunks
   std::string http_host;
   int http_port = 0;
   if (!SplitHostPort(http, &http_host, &http_port)) {

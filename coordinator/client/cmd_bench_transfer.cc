@@ -3,6 +3,7 @@
 // process, a FileClient fetching and uploading — next to a plain file copy on
 // the same disk. Prints a table; not a test.
 #include <CLI/CLI.hpp>
+#include <malloc.h>
 
 #include <atomic>
 #include <chrono>
@@ -52,6 +53,7 @@ int RunBenchTransfer(int argc, char** argv) {
   app.add_option("--credit", credit, "chunks in flight")->capture_default_str();
   app.add_option("--dir", dir, "scratch folder (removed at the end)")->capture_default_str();
   if (int rc = client::ParseFlags(app, argc, argv); rc >= 0) return rc;
+  net::KeepChunkBuffersInHeap();
   const int64_t bytes = size_mb << 20;
   std::error_code ec;
   fs::remove_all(dir, ec);

@@ -15,6 +15,8 @@
 #include <set>
 #include <thread>
 
+#include "common/curve.h"
+#include "common/file_transfer.h"
 #include "coordinator/store.h"
 #include "tests/fakes/daemons.h"
 #include "tests/fakes/run_nephron.h"
@@ -354,6 +356,27 @@ TEST_F(OrchestrationTest, OnlyWorkersWithAnAuthorizedKeyAreAccepted) {
       << Logs();
   EXPECT_EQ(Db()->GetWorker("a")->key_name, "worker-a");
   EXPECT_EQ(Db()->ListWorkers()->size(), 1u);
+
+  // Files over the same CURVE link: an authorized key fetches from the data
+  // root; an unknown key gets no answer at all.
+  std::ofstream(P("artifact.bin")) << std::string(300000, 'x');
+  zmq::context_t ctx;
+  auto client_with = [&](const std::string& key) {
+    net::FileClientOptions o;
+    o.endpoint = info_.zmq;
+    o.timeout_ms = 500;
+    o.max_retries = 1;
+    auto k = net::ReadCurveSecretKey(P(key));
+    EXPECT_TRUE(k.ok());
+    o.curve = {k->secret_key, k->public_key, *net::ReadCurvePublicKey(P("coordinator.pub"))};
+    return net::FileClient(ctx, o);
+  };
+  auto fetched = client_with("authorized/worker-a.key").Fetch("artifact.bin", P("fetched/artifact.bin"));
+  ASSERT_TRUE(fetched.ok()) << fetched.status().ToString();
+  EXPECT_EQ(fs::file_size(P("fetched/artifact.bin")), 300000u);
+  auto refused = client_with("stranger.key").Fetch("artifact.bin", P("stolen/artifact.bin"));
+  EXPECT_EQ(refused.status().code(), StatusCode::kUnavailable) << refused.status().ToString();
+  EXPECT_FALSE(fs::exists(P("stolen/artifact.bin")));
 }
 
 TEST_F(OrchestrationTest, PlainTcpOffLoopbackNeedsInsecure) {
