@@ -85,6 +85,15 @@ FileServer::FileServer(std::vector<std::string> roots) {
   for (const auto& r : roots) roots_.push_back(fs::weakly_canonical(fs::absolute(r)).string());
 }
 
+void ServeFiles(Socket& socket, FileServer& server, const std::atomic<bool>& stop) {
+  while (!stop) {
+    auto r = socket.Recv(50);
+    if (!r.ok() || !r->has_value() || (*r)->size() != 2) continue;
+    auto d = proto::Decode((**r)[1]);
+    if (d.ok() && FileServer::Handles(d->envelope.type)) (void)socket.Send({(**r)[0], server.Handle(*d)});
+  }
+}
+
 bool FileServer::Handles(proto::MsgType t) {
   return t == proto::MsgType::kFileStat || t == proto::MsgType::kFileRead || t == proto::MsgType::kFileWrite ||
          t == proto::MsgType::kFileCommit;
@@ -107,9 +116,20 @@ proto::FileInfoMsg FileServer::Stat(const proto::FileStatMsg& m) {
   out.size = FileSize(*p);
   out.exists = out.size >= 0 && fs::is_regular_file(*p);
   if (!out.exists) return out.size = 0, out;
+  // Hash a file once per version (size and modification time), not per fetch.
+  std::error_code ec;
+  const auto mtime = fs::last_write_time(*p, ec).time_since_epoch().count();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = hashes_.find(*p);
+    if (it != hashes_.end() && it->second.size == out.size && it->second.mtime == mtime)
+      return out.sha256 = it->second.sha256, out;
+  }
   auto sha = Sha256OfFile(*p);
   if (!sha.ok()) return out.error = sha.status().message(), out;
   out.sha256 = *sha;
+  std::lock_guard<std::mutex> lock(mu_);
+  hashes_[*p] = {out.size, static_cast<int64_t>(mtime), *sha};
   return out;
 }
 
@@ -175,32 +195,28 @@ proto::FileWrittenMsg FileServer::Commit(const proto::FileCommitMsg& m) {
   return out;
 }
 
+// Decodes a `Request`, answers it with `handler`, or with an `Answer`
+// carrying the decoding error.
+template <typename Request, typename Answer, typename Handler>
+std::string Answered(const proto::Decoded& req, Handler handler) {
+  auto m = req.Body<Request>();
+  if (m.ok()) return Reply(req, handler(*m));
+  Answer bad;
+  bad.error = m.status().message();
+  return Reply(req, bad);
+}
+
 std::string FileServer::Handle(const proto::Decoded& req) {
+  using namespace proto;
   switch (req.envelope.type) {
-    case proto::MsgType::kFileStat: {
-      auto m = req.Body<proto::FileStatMsg>();
-      proto::FileInfoMsg bad;
-      if (!m.ok()) return bad.error = m.status().message(), Reply(req, bad);
-      return Reply(req, Stat(*m));
-    }
-    case proto::MsgType::kFileRead: {
-      auto m = req.Body<proto::FileReadMsg>();
-      proto::FileChunkMsg bad;
-      if (!m.ok()) return bad.error = m.status().message(), Reply(req, bad);
-      return Reply(req, Read(*m));
-    }
-    case proto::MsgType::kFileWrite: {
-      auto m = req.Body<proto::FileWriteMsg>();
-      proto::FileWrittenMsg bad;
-      if (!m.ok()) return bad.error = m.status().message(), Reply(req, bad);
-      return Reply(req, Write(*m));
-    }
-    case proto::MsgType::kFileCommit: {
-      auto m = req.Body<proto::FileCommitMsg>();
-      proto::FileWrittenMsg bad;
-      if (!m.ok()) return bad.error = m.status().message(), Reply(req, bad);
-      return Reply(req, Commit(*m));
-    }
+    case MsgType::kFileStat:
+      return Answered<FileStatMsg, FileInfoMsg>(req, [this](const FileStatMsg& m) { return Stat(m); });
+    case MsgType::kFileRead:
+      return Answered<FileReadMsg, FileChunkMsg>(req, [this](const FileReadMsg& m) { return Read(m); });
+    case MsgType::kFileWrite:
+      return Answered<FileWriteMsg, FileWrittenMsg>(req, [this](const FileWriteMsg& m) { return Write(m); });
+    case MsgType::kFileCommit:
+      return Answered<FileCommitMsg, FileWrittenMsg>(req, [this](const FileCommitMsg& m) { return Commit(m); });
     default: {
       proto::FileInfoMsg bad;
       bad.error = std::string("not a file request: ") + proto::MsgTypeName(req.envelope.type);

@@ -20,7 +20,9 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -61,10 +63,21 @@ class FileServer {
   proto::FileWrittenMsg Write(const proto::FileWriteMsg& m);
   proto::FileWrittenMsg Commit(const proto::FileCommitMsg& m);
 
+  struct Hashed {
+    int64_t size = 0;
+    int64_t mtime = 0;
+    std::string sha256;
+  };
   std::vector<std::string> roots_;
+  std::mutex mu_;
+  std::map<std::string, Hashed> hashes_;  // path -> hash of the version last stat'ed
   int corrupt_every_ = 0;
   std::atomic<int64_t> chunks_sent_{0};
 };
+
+// A ROUTER that only serves files (tests, `nephron bench transfer`): answers
+// File* requests on `socket` until `stop`.
+void ServeFiles(Socket& socket, FileServer& server, const std::atomic<bool>& stop);
 
 struct FileClientOptions {
   std::string endpoint;          // the coordinator's tcp://HOST:PORT

@@ -69,14 +69,7 @@ int RunBenchTransfer(int argc, char** argv) {
   if (!sock.ok()) return client::Fail("bench", sock.status());
   const std::string endpoint = sock->endpoint();
   std::atomic<bool> stop{false};
-  std::thread serving([&] {
-    while (!stop) {
-      auto r = sock->Recv(50);
-      if (!r.ok() || !r->has_value() || (*r)->size() != 2) continue;
-      auto d = proto::Decode((**r)[1]);
-      if (d.ok() && net::FileServer::Handles(d->envelope.type)) (void)sock->Send({(**r)[0], server.Handle(*d)});
-    }
-  });
+  std::thread serving([&] { net::ServeFiles(*sock, server, stop); });
   net::FileClientOptions o;
   o.endpoint = endpoint;
   o.chunk_bytes = chunk_kb << 10;

@@ -60,12 +60,7 @@ class FileTransferTest : public ::testing::Test {
       ASSERT_TRUE(s.ok()) << s.status().ToString();
       if (delay_ms == 0) endpoint_ = s->endpoint();
       bound_ = true;
-      while (!stop_) {
-        auto r = s->Recv(50);
-        if (!r.ok() || !r->has_value() || (*r)->size() != 2) continue;
-        auto d = proto::Decode((**r)[1]);
-        if (d.ok() && FileServer::Handles(d->envelope.type)) (void)s->Send({(**r)[0], server_->Handle(*d)});
-      }
+      ServeFiles(*s, *server_, stop_);
     });
     if (delay_ms == 0)
       while (!bound_) std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -109,6 +104,13 @@ TEST_F(FileTransferTest, FetchesInChunksThenFindsItCached) {
   ASSERT_TRUE(st.ok());
   EXPECT_TRUE(st->cached);
   EXPECT_EQ(server_->chunks_sent(), 17);  // nothing sent again
+  // A new version of the file (same size) is hashed again and fetched.
+  const std::string changed = RandomBytes(data.size(), 11);
+  Write(dir_ / "served/exp/fold_0/checkpoint_latest.pt", changed);
+  st = c.Fetch("exp/fold_0/checkpoint_latest.pt", (dir_ / "local/ckpt.pt").string());
+  ASSERT_TRUE(st.ok()) << st.status().ToString();
+  EXPECT_FALSE(st->cached);
+  EXPECT_EQ(Read(dir_ / "local/ckpt.pt"), changed);
 }
 
 TEST_F(FileTransferTest, CorruptedChunksAreDetectedAndFetchedAgain) {
