@@ -82,7 +82,15 @@ Result<std::string> Sha256OfFile(const std::string& path) {
 // ---- server ------------------------------------------------------------------
 
 FileServer::FileServer(std::vector<std::string> roots) {
-  for (const auto& r : roots) roots_.push_back(fs::weakly_canonical(fs::absolute(r)).string());
+  for (const auto& r : roots) roots_.push_back({fs::weakly_canonical(fs::absolute(r)).string(), true});
+}
+
+void FileServer::AddReadOnlyRoot(const std::string& root) {
+  const std::string c = fs::weakly_canonical(fs::absolute(root)).string();
+  std::lock_guard<std::mutex> lock(roots_mu_);
+  for (const auto& r : roots_)
+    if (r.path == c) return;
+  roots_.push_back({c, false});
 }
 
 void ServeFiles(Socket& socket, FileServer& server, const std::atomic<bool>& stop) {
@@ -96,16 +104,55 @@ void ServeFiles(Socket& socket, FileServer& server, const std::atomic<bool>& sto
 
 bool FileServer::Handles(proto::MsgType t) {
   return t == proto::MsgType::kFileStat || t == proto::MsgType::kFileRead || t == proto::MsgType::kFileWrite ||
-         t == proto::MsgType::kFileCommit;
+         t == proto::MsgType::kFileCommit || t == proto::MsgType::kFileList;
 }
 
-Result<std::string> FileServer::Resolve(const std::string& path) const {
+Result<std::string> FileServer::Resolve(const std::string& path, bool for_write) const {
+  std::lock_guard<std::mutex> lock(roots_mu_);
   if (path.empty() || roots_.empty()) return InvalidArgument("empty path");
-  const fs::path p = fs::path(path).is_absolute() ? fs::path(path) : fs::path(roots_[0]) / path;
+  const fs::path p = fs::path(path).is_absolute() ? fs::path(path) : fs::path(roots_[0].path) / path;
   const std::string c = fs::weakly_canonical(p).string();
-  for (const auto& root : roots_)
-    if (c == root || c.compare(0, root.size() + 1, root + "/") == 0) return c;
-  return InvalidArgument(path + " is outside the served folders");
+  bool read_only = false;
+  for (const auto& root : roots_) {
+    if (c != root.path && c.compare(0, root.path.size() + 1, root.path + "/") != 0) continue;
+    if (!for_write || root.writable) return c;
+    read_only = true;
+  }
+  return InvalidArgument(path + (read_only ? " is in a read-only folder" : " is outside the served folders"));
+}
+
+Result<std::string> FileServer::ResolveWrite(const std::string& path, int64_t task, int attempt) const {
+  ASSIGN_OR_RETURN(std::string p, Resolve(path, true));
+  if (guard_) RETURN_IF_ERROR(guard_(p, task, attempt));
+  return p;
+}
+
+proto::FileListingMsg FileServer::List(const proto::FileListMsg& m) {
+  proto::FileListingMsg out;
+  out.path = m.path;
+  auto p = Resolve(m.path);
+  if (!p.ok()) return out.error = p.status().message(), out;
+  std::error_code ec;
+  auto add = [&](const fs::path& f, const std::string& rel) {
+    const std::string name = f.filename().string();
+    if (name.size() > 5 && name.compare(name.size() - 5, 5, ".part") == 0) return;
+    std::error_code e;
+    const auto size = fs::file_size(f, e);
+    if (e) return;
+    const auto mtime = fs::last_write_time(f, e).time_since_epoch().count();
+    out.entries.push_back({rel, static_cast<int64_t>(size), static_cast<int64_t>(mtime)});
+  };
+  const auto st = fs::status(*p, ec);
+  if (fs::is_regular_file(st)) {
+    out.exists = true;
+    add(*p, "");
+  } else if (fs::is_directory(st)) {
+    out.exists = true;
+    for (auto it = fs::recursive_directory_iterator(*p, ec); !ec && it != fs::recursive_directory_iterator();
+         it.increment(ec))
+      if (it->is_regular_file(ec)) add(it->path(), fs::relative(it->path(), *p, ec).string());
+  }
+  return out;
 }
 
 proto::FileInfoMsg FileServer::Stat(const proto::FileStatMsg& m) {
@@ -156,7 +203,7 @@ proto::FileChunkMsg FileServer::Read(const proto::FileReadMsg& m) {
 proto::FileWrittenMsg FileServer::Write(const proto::FileWriteMsg& m) {
   proto::FileWrittenMsg out;
   out.path = m.path;
-  auto p = Resolve(m.path);
+  auto p = ResolveWrite(m.path, m.task, m.attempt);
   if (!p.ok()) return out.error = p.status().message(), out;
   const std::string part = *p + ".part";
   std::error_code ec;
@@ -178,7 +225,7 @@ proto::FileWrittenMsg FileServer::Write(const proto::FileWriteMsg& m) {
 proto::FileWrittenMsg FileServer::Commit(const proto::FileCommitMsg& m) {
   proto::FileWrittenMsg out;
   out.path = m.path;
-  auto p = Resolve(m.path);
+  auto p = ResolveWrite(m.path, m.task, m.attempt);
   if (!p.ok()) return out.error = p.status().message(), out;
   const std::string part = *p + ".part";
   out.size = FileSize(part);
@@ -217,6 +264,8 @@ std::string FileServer::Handle(const proto::Decoded& req) {
       return Answered<FileWriteMsg, FileWrittenMsg>(req, [this](const FileWriteMsg& m) { return Write(m); });
     case MsgType::kFileCommit:
       return Answered<FileCommitMsg, FileWrittenMsg>(req, [this](const FileCommitMsg& m) { return Commit(m); });
+    case MsgType::kFileList:
+      return Answered<FileListMsg, FileListingMsg>(req, [this](const FileListMsg& m) { return List(m); });
     default: {
       proto::FileInfoMsg bad;
       bad.error = std::string("not a file request: ") + proto::MsgTypeName(req.envelope.type);
@@ -253,6 +302,7 @@ Result<proto::Decoded> Roundtrip(Socket& s, const std::string& request, uint64_t
     RETURN_IF_ERROR(s.Send({request}));
     const auto deadline = Clock::now() + std::chrono::milliseconds(o.timeout_ms);
     while (Clock::now() < deadline) {
+      if (o.cancel && o.cancel->load()) return Cancelled("transfer cancelled");
       auto r = s.Recv(100);
       if (!r.ok()) return r.status();
       if (!r->has_value() || (*r)->empty()) continue;
@@ -325,6 +375,7 @@ Result<TransferStats> FileClient::Fetch(const std::string& remote, const std::st
       if (Status s = ask({next, len, 0}); !s.ok()) return fail(s);
       next += len;
     }
+    if (options_.cancel && options_.cancel->load()) return fail(Cancelled("fetch " + remote + ": cancelled"));
     auto r = socket_->Recv(100);
     if (!r.ok()) return fail(r.status());
     if (!r->has_value() || (*r)->empty()) {
@@ -400,7 +451,7 @@ Result<TransferStats> FileClient::Upload(const std::string& local, const std::st
     return s;
   };
   // Where the remote part ends: a write at offset -1 is never appended.
-  proto::FileWriteMsg probe{remote, -1, "", Sha256Hex("", 0)};
+  proto::FileWriteMsg probe{remote, -1, "", Sha256Hex("", 0), options_.task, options_.attempt};
   const uint64_t probe_id = next_id_++;
   auto pd = Roundtrip(*socket_, proto::Encode(probe, probe_id), probe_id, options_);
   if (!pd.ok()) return fail(pd.status());
@@ -411,7 +462,8 @@ Result<TransferStats> FileClient::Upload(const std::string& local, const std::st
   st.resumed_from = next;
   std::map<uint64_t, Pending> pending;
   auto send = [&](Pending p) -> Status {
-    proto::FileWriteMsg w{remote, p.offset, std::string(static_cast<size_t>(p.length), '\0'), ""};
+    proto::FileWriteMsg w{remote, p.offset, std::string(static_cast<size_t>(p.length), '\0'), "", options_.task,
+                         options_.attempt};
     if (::pread(fd, w.data.data(), w.data.size(), p.offset) != static_cast<ssize_t>(p.length))
       return Internal("upload: cannot read " + local);
     w.sha256 = Sha256Hex(w.data.data(), w.data.size());
@@ -423,7 +475,7 @@ Result<TransferStats> FileClient::Upload(const std::string& local, const std::st
   int silences = 0;
   int64_t confirmed = next;
   if (size == 0) {  // nothing to send, but the part must exist: a write at offset 0 creates it
-    proto::FileWriteMsg empty{remote, 0, "", Sha256Hex("", 0)};
+    proto::FileWriteMsg empty{remote, 0, "", Sha256Hex("", 0), options_.task, options_.attempt};
     const uint64_t id = next_id_++;
     auto e = Roundtrip(*socket_, proto::Encode(empty, id), id, options_);
     if (!e.ok()) return fail(e.status());
@@ -434,6 +486,7 @@ Result<TransferStats> FileClient::Upload(const std::string& local, const std::st
       if (Status s = send({next, len, 0}); !s.ok()) return fail(s);
       next += len;
     }
+    if (options_.cancel && options_.cancel->load()) return fail(Cancelled("upload " + remote + ": cancelled"));
     auto r = socket_->Recv(100);
     if (!r.ok()) return fail(r.status());
     if (!r->has_value() || (*r)->empty()) {
@@ -474,12 +527,22 @@ Result<TransferStats> FileClient::Upload(const std::string& local, const std::st
     }
   }
   ::close(fd);
-  proto::FileCommitMsg commit{remote, size, sha};
+  proto::FileCommitMsg commit{remote, size, sha, options_.task, options_.attempt};
   const uint64_t cid = next_id_++;
   ASSIGN_OR_RETURN(proto::Decoded cd, Roundtrip(*socket_, proto::Encode(commit, cid), cid, options_));
   ASSIGN_OR_RETURN(proto::FileWrittenMsg done, cd.Body<proto::FileWrittenMsg>());
   if (!done.committed) return Status(StatusCode::kDataLoss, "upload " + remote + ": " + done.error);
   return st;
+}
+
+Result<std::vector<proto::FileEntry>> FileClient::List(const std::string& remote) {
+  RETURN_IF_ERROR(Connect());
+  const uint64_t id = next_id_++;
+  ASSIGN_OR_RETURN(proto::Decoded d, Roundtrip(*socket_, proto::Encode(proto::FileListMsg{remote}, id), id, options_));
+  ASSIGN_OR_RETURN(proto::FileListingMsg m, d.Body<proto::FileListingMsg>());
+  if (!m.error.empty()) return InvalidArgument("list " + remote + ": " + m.error);
+  if (!m.exists) return NotFound("list " + remote + ": no such file or folder on " + options_.endpoint);
+  return std::move(m.entries);
 }
 
 }  // namespace nephron::net

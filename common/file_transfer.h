@@ -47,6 +47,13 @@ class FileServer {
   // `roots` are the folders it serves and accepts uploads into; relative
   // paths are resolved against the first. Anything outside them is refused.
   explicit FileServer(std::vector<std::string> roots);
+  // Also serves `root` (a raw data set), but never writes into it.
+  void AddReadOnlyRoot(const std::string& root);
+  // Asked before every upload chunk and commit, with the absolute path and the
+  // task attempt the client names; an error refuses the write (its message is
+  // the answer's error). The coordinator refuses stale attempts with it.
+  using WriteGuard = std::function<Status(const std::string& path, int64_t task, int attempt)>;
+  void set_write_guard(WriteGuard guard) { guard_ = std::move(guard); }
   // True for the File* requests this server answers.
   static bool Handles(proto::MsgType type);
   // The encoded reply to one request (never throws).
@@ -56,9 +63,13 @@ class FileServer {
   int64_t chunks_sent() const { return chunks_sent_.load(); }
 
  private:
-  // The absolute path for `path` if it lies inside a root.
-  Result<std::string> Resolve(const std::string& path) const;
+  // The absolute path for `path` if it lies inside a root (a writable one
+  // when `for_write`).
+  Result<std::string> Resolve(const std::string& path, bool for_write = false) const;
+  // Resolve for a write, and the guard's verdict.
+  Result<std::string> ResolveWrite(const std::string& path, int64_t task, int attempt) const;
   proto::FileInfoMsg Stat(const proto::FileStatMsg& m);
+  proto::FileListingMsg List(const proto::FileListMsg& m);
   proto::FileChunkMsg Read(const proto::FileReadMsg& m);
   proto::FileWrittenMsg Write(const proto::FileWriteMsg& m);
   proto::FileWrittenMsg Commit(const proto::FileCommitMsg& m);
@@ -68,7 +79,13 @@ class FileServer {
     int64_t mtime = 0;
     std::string sha256;
   };
-  std::vector<std::string> roots_;
+  struct Root {
+    std::string path;
+    bool writable = true;
+  };
+  mutable std::mutex roots_mu_;
+  std::vector<Root> roots_;
+  WriteGuard guard_;
   std::mutex mu_;
   std::map<std::string, Hashed> hashes_;  // path -> hash of the version last stat'ed
   int corrupt_every_ = 0;
@@ -87,6 +104,9 @@ struct FileClientOptions {
   int credit = 8;
   int timeout_ms = 10000;        // no answer this long: ask again (the peer may have restarted)
   int max_retries = 5;           // per chunk (bad hash) and per silence
+  int64_t task = 0;              // uploads name this task attempt (see FileServer::WriteGuard)
+  int attempt = 0;
+  const std::atomic<bool>* cancel = nullptr;  // set: a transfer in progress stops with Cancelled
 };
 
 struct TransferStats {
@@ -103,6 +123,13 @@ class FileClient {
   Result<TransferStats> Fetch(const std::string& remote, const std::string& local);
   // Uploads `local` to `remote`.
   Result<TransferStats> Upload(const std::string& local, const std::string& remote);
+  // The files under `remote` (NotFound when it does not exist).
+  Result<std::vector<proto::FileEntry>> List(const std::string& remote);
+  // The task attempt later uploads name.
+  void set_task(int64_t task, int attempt) {
+    options_.task = task;
+    options_.attempt = attempt;
+  }
 
  private:
   Status Connect();

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -61,6 +62,17 @@ Status MakeDirs(const std::string& dir) {
 bool FileExists(const std::string& path) {
   std::error_code ec;
   return fs::exists(path, ec);
+}
+
+std::string RecordedPath(const std::string& path) {
+  namespace fs = std::filesystem;
+  const std::string p = fs::absolute(path).lexically_normal().string();
+  const char* mirror = std::getenv("NEPHRON_MIRROR_ROOT");
+  if (mirror == nullptr || *mirror == '\0') return p;
+  std::string m = fs::path(mirror).lexically_normal().string();
+  while (m.size() > 1 && m.back() == '/') m.pop_back();
+  if (p.size() > m.size() && p.compare(0, m.size(), m) == 0 && p[m.size()] == '/') return p.substr(m.size());
+  return p;
 }
 
 }  // namespace nephron

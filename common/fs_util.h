@@ -19,4 +19,11 @@ Status RenameInto(const std::string& from, const std::string& to);
 Status MakeDirs(const std::string& dir);
 bool FileExists(const std::string& path);
 
+// `path` made absolute and normal, as the coordinator knows it: a worker that
+// fetches its tasks' files over the coordinator link runs the engine on a
+// local mirror of the coordinator's paths (environment NEPHRON_MIRROR_ROOT =
+// the mirror's folder), and a path recorded in an experiment file must not
+// carry that prefix (other hosts read it).
+std::string RecordedPath(const std::string& path);
+
 }  // namespace nephron

@@ -22,6 +22,8 @@ const char* MsgTypeName(MsgType t) {
     case MsgType::kFileWrite: return "FileWrite";
     case MsgType::kFileWritten: return "FileWritten";
     case MsgType::kFileCommit: return "FileCommit";
+    case MsgType::kFileList: return "FileList";
+    case MsgType::kFileListing: return "FileListing";
   }
   return "Unknown";
 }
@@ -62,7 +64,7 @@ Result<Decoded> Decode(const std::string& bytes) {
         have_v = true;
       } else if (key == "t") {
         const int t = kv.val.as<int>();
-        if (t < static_cast<int>(MsgType::kRegister) || t > static_cast<int>(MsgType::kFileCommit))
+        if (t < static_cast<int>(MsgType::kRegister) || t > static_cast<int>(MsgType::kFileListing))
           return InvalidArgument("unknown message type " + std::to_string(t));
         d.envelope.type = static_cast<MsgType>(t);
         have_t = true;

@@ -70,6 +70,8 @@ enum class MsgType : int {
   kFileWrite = 16,
   kFileWritten = 17,
   kFileCommit = 18,
+  kFileList = 19,
+  kFileListing = 20,
 };
 const char* MsgTypeName(MsgType t);
 
@@ -92,7 +94,12 @@ struct WelcomeMsg {
   int heartbeat_ms = 1000;
   int liveness = 4;            // missed heartbeats before a peer counts as gone
   bool adopt = true;           // false: the reported running task is stale; stop it
-  MSGPACK_DEFINE_MAP(heartbeat_ms, liveness, adopt);
+  // The coordinator's data root and the token in its DATA_ROOT/.nephron-root:
+  // a worker that reads the same token there shares the file system; any
+  // other fetches its tasks' files over this link (--files auto).
+  std::string data_root;
+  std::string root_token;
+  MSGPACK_DEFINE_MAP(heartbeat_ms, liveness, adopt, data_root, root_token);
 };
 
 struct RefuseMsg {
@@ -244,7 +251,9 @@ struct FileWriteMsg {
   int64_t offset = 0;
   std::string data;
   std::string sha256;  // hex, of `data`
-  MSGPACK_DEFINE_MAP(path, offset, data, sha256);
+  int64_t task = 0;    // the task attempt this output belongs to: the coordinator
+  int attempt = 0;     // refuses uploads of an attempt that is no longer current
+  MSGPACK_DEFINE_MAP(path, offset, data, sha256, task, attempt);
 };
 
 struct FileWrittenMsg {
@@ -261,7 +270,33 @@ struct FileCommitMsg {
   std::string path;
   int64_t size = 0;
   std::string sha256;  // hex, of the whole file
-  MSGPACK_DEFINE_MAP(path, size, sha256);
+  int64_t task = 0;
+  int attempt = 0;
+  MSGPACK_DEFINE_MAP(path, size, sha256, task, attempt);
+};
+
+// Every regular file under `path` (a folder, listed recursively, or one file),
+// without the .part files of uploads in progress.
+struct FileListMsg {
+  static constexpr MsgType kType = MsgType::kFileList;
+  std::string path;
+  MSGPACK_DEFINE_MAP(path);
+};
+
+struct FileEntry {
+  std::string path;    // relative to the listed folder ("" when a file was listed)
+  int64_t size = 0;
+  int64_t mtime_ns = 0;
+  MSGPACK_DEFINE_MAP(path, size, mtime_ns);
+};
+
+struct FileListingMsg {
+  static constexpr MsgType kType = MsgType::kFileListing;
+  std::string path;
+  bool exists = false;
+  std::vector<FileEntry> entries;
+  std::string error;
+  MSGPACK_DEFINE_MAP(path, exists, entries, error);
 };
 
 struct Envelope {

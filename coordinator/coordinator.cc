@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <random>
 
 #include "common/fs_util.h"
 #include "coordinator/graph.h"
@@ -25,6 +26,30 @@ Coordinator::Coordinator(Store* store, CoordinatorOptions options) : store_(stor
 }
 
 Coordinator::~Coordinator() = default;
+
+Result<std::string> Coordinator::RootToken(const std::string& data_root) {
+  const std::string path = data_root + "/.nephron-root";
+  if (auto t = ReadFile(path); t.ok() && t->size() >= 32) return t->substr(0, 32);
+  std::random_device rd;
+  char buf[33];
+  std::snprintf(buf, sizeof buf, "%08x%08x%08x%08x", rd(), rd(), rd(), rd());
+  RETURN_IF_ERROR(WriteFileAtomic(path, buf));
+  return std::string(buf);
+}
+
+Status Coordinator::MayUpload(const std::string& path, int64_t task, int attempt) {
+  if (task <= 0) return FailedPrecondition("an upload must name the running task attempt it belongs to");
+  auto it = in_flight_.find(task);
+  if (it == in_flight_.end() || it->second.attempt != attempt)
+    return FailedPrecondition("task " + std::to_string(task) + " attempt " + std::to_string(attempt) +
+                              " is not running any more: its outputs are stale and refused");
+  ASSIGN_OR_RETURN(TaskRecord t, store_->GetTask(task));
+  ASSIGN_OR_RETURN(ExperimentRecord e, store_->GetExperiment(t.experiment_id));
+  const std::string dir = std::filesystem::weakly_canonical(std::filesystem::absolute(e.dir)).string();
+  if (path.compare(0, dir.size() + 1, dir + "/") != 0)
+    return FailedPrecondition(path + " is outside the folder of task " + std::to_string(task) + "'s experiment");
+  return Status::Ok();
+}
 
 Status Coordinator::Start() {
   net::CurveOptions curve;
@@ -49,9 +74,16 @@ Status Coordinator::Start() {
   }
   ASSIGN_OR_RETURN(net::Socket s, net::Socket::BindRouter(ctx_, options_.bind, curve));
   files_ = std::make_unique<net::FileServer>(std::vector<std::string>{options_.data_root});
+  files_->set_write_guard([this](const std::string& path, int64_t task, int attempt) { return MayUpload(path, task, attempt); });
+  RETURN_IF_ERROR(MakeDirs(options_.data_root));
+  ASSIGN_OR_RETURN(root_token_, RootToken(options_.data_root));
   socket_ = std::make_unique<net::Socket>(std::move(s));
   endpoint_ = net::ConnectableEndpoint(socket_->endpoint());
   ASSIGN_OR_RETURN(std::vector<TaskRecord> active, store_->ActiveTasks());
+  // Workers without the shared file system read the data sets over the link.
+  if (auto exps = store_->ListExperiments(); exps.ok())
+    for (const auto& e : *exps)
+      if (auto spec = SpecOf(e); spec.ok() && !spec->dataset.root.empty()) files_->AddReadOnlyRoot(spec->dataset.root);
   const int64_t now = Now();
   for (const auto& t : active) {
     if (t.state != TaskState::kRunning) continue;
@@ -265,6 +297,8 @@ void Coordinator::OnRegister(const std::string& from, const proto::RegisterMsg& 
   welcome.heartbeat_ms = static_cast<int>(options_.scheduler.heartbeat_ms);
   welcome.liveness = options_.scheduler.liveness;
   welcome.adopt = true;
+  welcome.data_root = std::filesystem::absolute(options_.data_root).lexically_normal().string();
+  welcome.root_token = root_token_;
   if (m.running_task != 0) {
     auto it = in_flight_.find(m.running_task);
     if (it != in_flight_.end() && it->second.attempt == m.running_attempt && it->second.worker == from) {

@@ -117,6 +117,12 @@ class Coordinator : public Control {
   zmq::context_t ctx_;
   std::unique_ptr<net::ZapAuthenticator> zap_;  // with CURVE
   std::unique_ptr<net::Socket> socket_;
+  // The token in DATA_ROOT/.nephron-root (made once): workers that read it
+  // there share this file system; others fetch their tasks' files.
+  static Result<std::string> RootToken(const std::string& data_root);
+  // FileServer's write guard: uploads only for a running attempt, into its experiment.
+  Status MayUpload(const std::string& path, int64_t task, int attempt);
+  std::string root_token_;
   std::unique_ptr<net::FileServer> files_;  // File* requests: files under the data root
   std::string endpoint_;
 

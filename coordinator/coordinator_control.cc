@@ -55,6 +55,7 @@ Result<proto::AssignMsg> Coordinator::BuildAssign(const TaskRecord& t, const Exp
   ASSIGN_OR_RETURN(JobSpec spec, SpecOf(e));
   a.experiment_dir = e.dir;
   a.data_dir = spec.dataset.root;
+  if (files_ && !a.data_dir.empty()) files_->AddReadOnlyRoot(a.data_dir);  // for workers that fetch their inputs
   a.threads = spec.resources.threads;
   a.spec_path = e.dir + "/spec.yaml";
   a.output_dir = e.dir + "/predictions";

@@ -48,7 +48,7 @@ int main(int argc, char** argv) {
   app.add_option("--db", db, "SQLite database (created if missing)")->capture_default_str();
   app.add_option("--bind", bind, "ZeroMQ endpoint for workers (port 0: any free port)")->capture_default_str();
   app.add_option("--http", http, "HOST:PORT of the HTTP API and web UI (port 0: any free port)")->capture_default_str();
-  app.add_option("--data-root", data_root, "folder that holds the experiments (workers must reach it)")
+  app.add_option("--data-root", data_root, "folder that holds the experiments (workers that cannot see it fetch their files over the link)")
       ->capture_default_str();
   app.add_option("--token-file", token_file, "bearer token for state changes (default: DB.token; created if missing)");
   app.add_flag("!--closed-reads", open_reads, "require the token for reads too");

@@ -10,9 +10,9 @@ namespace fs = std::filesystem;
 
 std::vector<std::string> OutputRoots(const proto::AssignMsg& a) {
   const std::string fold = "fold_" + std::to_string(a.fold);
-  if (a.kind == "fingerprint") return {"fingerprint"};
+  if (a.kind == "fingerprint") return {"fingerprint", "experiment.json", "reports"};
   if (a.kind == "plan") return {"plans.json", "splits_final.json", "dataset_fingerprint.json", "experiment.json"};
-  if (a.kind == "preprocess") return {"nnUNetPlans_3d_fullres"};
+  if (a.kind == "preprocess") return {"nnUNetPlans_3d_fullres", "reports"};
   if (a.kind == "train")
     return {fold + "/checkpoint_final.pt", fold + "/checkpoint_best.pt", fold + "/checkpoint_latest.pt",
             fold + "/training_log.jsonl"};
@@ -21,6 +21,26 @@ std::vector<std::string> OutputRoots(const proto::AssignMsg& a) {
   if (a.kind == "predict") return {"predictions"};
   if (a.kind == "evaluate") return {"predictions/evaluation.json", "predictions/evaluation.csv", "predictions/previews"};
   return {};
+}
+
+std::vector<std::string> ExperimentInputs(const proto::AssignMsg& a) {
+  std::vector<std::string> p = {"plans.json", "splits_final.json", "dataset_fingerprint.json", "experiment.json"};
+  const std::string fold = "fold_" + std::to_string(a.fold) + "/*";
+  auto add = [&p](std::initializer_list<const char*> more) { p.insert(p.end(), more.begin(), more.end()); };
+  if (a.kind == "fingerprint" || a.kind == "plan") add({"fingerprint/*"});
+  if (a.kind == "preprocess" || a.kind == "train" || a.kind == "validate" || a.kind == "crossval")
+    add({"nnUNetPlans_3d_fullres/*"});
+  if (a.kind == "train" || a.kind == "validate") p.push_back(fold);
+  if (a.kind == "crossval") add({"fold_*/validation/*", "crossval/*", "postprocessing.json"});
+  if (a.kind == "predict") add({"fold_*/checkpoint_final.pt", "fold_*/checkpoint_best.pt", "fold_*/checkpoint_latest.pt",
+                                "postprocessing.json", "predictions/*"});
+  if (a.kind == "evaluate") add({"predictions/*"});
+  return p;
+}
+
+bool ReadsRawData(const proto::AssignMsg& a) {
+  return a.kind == "fingerprint" || a.kind == "plan" || a.kind == "preprocess" || a.kind == "predict" ||
+         a.kind == "evaluate";
 }
 
 namespace {

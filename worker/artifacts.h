@@ -17,6 +17,14 @@ namespace nephron::worker {
 
 // Files and folders (relative to the experiment folder) that `a`'s kind writes.
 std::vector<std::string> OutputRoots(const proto::AssignMsg& a);
+// What `a`'s kind reads and writes in the experiment folder, as fnmatch
+// patterns relative to it ('*' also crosses '/'): a worker without the shared
+// file system fetches these before the task runs. Outputs are included, so a
+// resumed or re-run task sees what earlier attempts left (checkpoints, done
+// cases) and nothing stale.
+std::vector<std::string> ExperimentInputs(const proto::AssignMsg& a);
+// Whether `a`'s kind reads the raw data set.
+bool ReadsRawData(const proto::AssignMsg& a);
 
 struct FileStamp {
   int64_t size = 0;

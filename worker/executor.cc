@@ -98,7 +98,7 @@ Executor::~Executor() {
   if (thread_.joinable()) thread_.join();
 }
 
-void Executor::Start(const proto::AssignMsg& a) {
+void Executor::Start(const proto::AssignMsg& a, bool remote_files) {
   if (thread_.joinable()) thread_.join();
   task_ = a.task;
   attempt_ = a.attempt;
@@ -106,7 +106,7 @@ void Executor::Start(const proto::AssignMsg& a) {
   if (a.kind == "noop") {
     thread_ = std::thread([this, a] { RunNoop(a); });
   } else {
-    thread_ = std::thread([this, a] { RunEngine(a); });
+    thread_ = std::thread([this, a, remote_files] { RunEngine(a, remote_files); });
   }
 }
 

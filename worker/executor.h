@@ -25,6 +25,9 @@
 #include <thread>
 #include <vector>
 
+#include <zmq.hpp>
+
+#include "common/file_transfer.h"
 #include "common/protocol.h"
 
 namespace nephron::worker {
@@ -35,6 +38,13 @@ struct ExecutorOptions {
   int threads = 0;         // engine threads (0: the engine's default, all cores)
   int kill_after_ms = 30000;  // SIGKILL this long after a SIGTERM that was ignored
   std::string device_plugin;  // passed to every task as --device-plugin (LibTorch backend library)
+  // Tasks started with remote files (a worker that cannot see the coordinator's
+  // data root): their files come from and go to the coordinator over `files`
+  // (endpoint, CURVE keys), through a local mirror in `cache_dir`.
+  net::FileClientOptions files;
+  std::string cache_dir;
+  int64_t cache_limit_bytes = int64_t{50} << 30;
+  int checkpoint_upload_ms = 2000;  // how often a training's new checkpoint_latest.pt is looked for
 };
 
 // What the executor reports, in order.
@@ -62,7 +72,9 @@ class Executor {
   int64_t task() const { return task_; }
   int attempt() const { return attempt_; }
 
-  void Start(const proto::AssignMsg& a);
+  // `remote_files`: fetch the task's inputs from the coordinator first and
+  // upload its outputs before reporting it done (see ExecutorOptions).
+  void Start(const proto::AssignMsg& a, bool remote_files = false);
   // Asks the running task to stop (SIGTERM; noop tasks stop at once).
   void Cancel();
   // Takes what happened since the last call. After `done` is returned the
@@ -70,13 +82,14 @@ class Executor {
   ExecEvents Poll();
 
  private:
-  void RunEngine(proto::AssignMsg a);
+  void RunEngine(proto::AssignMsg a, bool remote_files);
   void RunNoop(proto::AssignMsg a);
   void Finish(proto::TaskDoneMsg done);
   void AddLine(const std::string& line, const proto::AssignMsg& a);
   void TailMetrics(const std::string& path, int64_t* offset, const proto::AssignMsg& a);
 
   ExecutorOptions options_;
+  zmq::context_t ctx_;  // for the file transfers of remote-files tasks
   int64_t task_ = 0;
   int attempt_ = 0;
   std::thread thread_;

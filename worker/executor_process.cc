@@ -11,10 +11,14 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <memory>
+
+#include <spdlog/spdlog.h>
 
 #include "common/fs_util.h"
 #include "worker/artifacts.h"
 #include "worker/executor.h"
+#include "worker/mirror.h"
 
 namespace nephron::worker {
 
@@ -22,9 +26,22 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Forks and execs `argv` with stdout+stderr on a pipe; returns the pid and
-// the pipe's read end, or -1 with errno.
-int Spawn(const std::vector<std::string>& argv, int* read_fd) {
+// Forks and execs `argv` with stdout+stderr on a pipe and `env` added to the
+// environment; returns the pid and the pipe's read end, or -1 with errno.
+int Spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env, int* read_fd) {
+  std::vector<std::string> envs = env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string kv = *e;
+    bool replaced = false;
+    for (const auto& mine : env) replaced |= kv.compare(0, mine.find('=') + 1, mine, 0, mine.find('=') + 1) == 0;
+    if (!replaced) envs.push_back(kv);
+  }
+  std::vector<char*> envp;
+  for (auto& kv : envs) envp.push_back(kv.data());
+  envp.push_back(nullptr);
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) return -1;
   const pid_t parent = getpid();
@@ -39,10 +56,7 @@ int Spawn(const std::vector<std::string>& argv, int* read_fd) {
     if (getppid() != parent) _exit(127);  // the worker died before prctl
     dup2(fds[1], STDOUT_FILENO);
     dup2(fds[1], STDERR_FILENO);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execv(args[0], args.data());
+    execve(args[0], args.data(), envp.data());
     std::fprintf(stderr, "cannot run %s: %s\n", args[0], std::strerror(errno));
     _exit(127);
   }
@@ -51,12 +65,62 @@ int Spawn(const std::vector<std::string>& argv, int* read_fd) {
   return pid;
 }
 
+// The coordinator's files a task reads (and the outputs earlier attempts left).
+Status PullInputs(Mirror& m, const proto::AssignMsg& a) {
+  RETURN_IF_ERROR(m.Pull(a.spec_path));
+  if (ReadsRawData(a)) RETURN_IF_ERROR(m.Pull(a.data_dir));
+  RETURN_IF_ERROR(m.Pull(a.experiment_dir, ExperimentInputs(a), /*required=*/false));
+  if (!a.log_path.empty()) RETURN_IF_ERROR(m.Pull(a.log_path, {}, /*required=*/false));
+  return Status::Ok();
+}
+
+std::string Mb(int64_t bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f MB", static_cast<double>(bytes) / 1e6);
+  return buf;
+}
+
 }  // namespace
 
-void Executor::RunEngine(proto::AssignMsg a) {
+void Executor::RunEngine(proto::AssignMsg remote, bool remote_files) {
   proto::TaskDoneMsg done;
-  done.task = a.task;
-  done.attempt = a.attempt;
+  done.task = remote.task;
+  done.attempt = remote.attempt;
+  // `a` holds the paths the engine uses: the coordinator's, or their local
+  // mirror's when this worker cannot see the coordinator's files.
+  proto::AssignMsg a = remote;
+  std::unique_ptr<Mirror> mirror;
+  std::vector<std::string> env;
+  if (remote_files) {
+    net::FileClientOptions fo = options_.files;
+    fo.task = remote.task;
+    fo.attempt = remote.attempt;
+    fo.cancel = &cancel_;
+    mirror = std::make_unique<Mirror>(ctx_, fo, options_.cache_dir, options_.cache_limit_bytes);
+    for (std::string* p : {&a.experiment_dir, &a.data_dir, &a.spec_path, &a.output_dir, &a.log_path})
+      if (!p->empty()) *p = mirror->Local(*p);
+    env.push_back("NEPHRON_MIRROR_ROOT=" + mirror->root());
+    AddLine("== fetching the task's files from " + fo.endpoint + " into " + mirror->root(), a);
+    const Status pulled = PullInputs(*mirror, remote);
+    mirror->SaveIndex();
+    if (!pulled.ok()) {
+      done.cancelled = cancel_.load();
+      done.error = "fetching the task's files from the coordinator: " + pulled.message();
+      Finish(done);
+      return;
+    }
+    const MirrorStats& ms = mirror->stats();
+    AddLine("== fetched " + std::to_string(ms.files_fetched) + " files (" + Mb(ms.bytes_fetched) + "), " +
+                std::to_string(ms.files_unchanged) + " unchanged in the cache, " + std::to_string(ms.files_removed) +
+                " stale removed",
+            a);
+  }
+  // Uploads the experiment files `rel` (relative to the experiment folder) and the task's log.
+  auto push = [&](const std::vector<std::string>& rel) -> Status {
+    for (const auto& r : rel) RETURN_IF_ERROR(mirror->Push(remote.experiment_dir + "/" + r));
+    if (!remote.log_path.empty() && FileExists(a.log_path)) RETURN_IF_ERROR(mirror->Push(remote.log_path));
+    return Status::Ok();
+  };
   const std::vector<std::string> argv = EngineCommand(a, options_);
   if (argv.empty()) {
     done.permanent = true;
@@ -79,7 +143,7 @@ void Executor::RunEngine(proto::AssignMsg a) {
   const std::vector<std::string> roots = OutputRoots(a);
   const Snapshot before = TakeSnapshot(a.experiment_dir, roots);
   int fd = -1;
-  const int pid = Spawn(argv, &fd);
+  const int pid = Spawn(argv, env, &fd);
   if (pid < 0) {
     done.error = std::string("cannot start the engine: ") + std::strerror(errno);
     Finish(done);
@@ -90,6 +154,18 @@ void Executor::RunEngine(proto::AssignMsg a) {
   const std::string metrics_path =
       a.kind == "train" ? a.experiment_dir + "/fold_" + std::to_string(a.fold) + "/training_log.jsonl" : "";
   int64_t metrics_offset = 0;
+  // A training's checkpoint_latest.pt goes to the coordinator as soon as it is
+  // saved: it is what a re-run on another worker resumes from.
+  const std::string latest_rel = "fold_" + std::to_string(a.fold) + "/checkpoint_latest.pt";
+  auto stamp_of = [&](const std::string& rel) {
+    std::error_code ec;
+    const auto p = std::filesystem::path(a.experiment_dir) / rel;
+    return std::filesystem::last_write_time(p, ec).time_since_epoch().count() ^
+           static_cast<int64_t>(std::filesystem::file_size(p, ec));
+  };
+  const bool upload_checkpoints = mirror && a.kind == "train";
+  int64_t latest_stamp = upload_checkpoints ? stamp_of(latest_rel) : 0;
+  auto last_upload_check = Clock::now();
   std::deque<std::string> tail;  // last lines, for the error message
   std::string partial;
   auto last_tail = Clock::now();
@@ -122,6 +198,17 @@ void Executor::RunEngine(proto::AssignMsg a) {
       last_tail = Clock::now();
       TailMetrics(metrics_path, &metrics_offset, a);
     }
+    if (upload_checkpoints && !cancel_ &&
+        Clock::now() - last_upload_check > std::chrono::milliseconds(options_.checkpoint_upload_ms)) {
+      last_upload_check = Clock::now();
+      const int64_t now_stamp = stamp_of(latest_rel);
+      if (now_stamp != latest_stamp && FileExists(a.experiment_dir + "/" + latest_rel)) {
+        const Status s = push({latest_rel, "fold_" + std::to_string(a.fold) + "/training_log.jsonl"});
+        // Not fatal: the final upload, or the next checkpoint, tries again.
+        if (s.ok()) latest_stamp = now_stamp;
+        AddLine(s.ok() ? "== uploaded " + latest_rel : "== could not upload " + latest_rel + ": " + s.message(), a);
+      }
+    }
   }
   close(fd);
   int status = 0;
@@ -147,10 +234,30 @@ void Executor::RunEngine(proto::AssignMsg a) {
     done.exit_code = 128 + WTERMSIG(status);
     done.cancelled = cancel_.load();
   }
-  if (done.ok) done.artifacts = ChangedFiles(a.experiment_dir, roots, before);
+  // A failed or cancelled training still hands over its last checkpoint.
+  if (done.ok || (mirror && a.kind == "train")) done.artifacts = ChangedFiles(a.experiment_dir, roots, before);
   if (!done.ok)
     done.error = done.cancelled ? "cancelled" : "exit " + std::to_string(done.exit_code) + ": " + last;
-  if (log) log << "== attempt " << a.attempt << " " << (done.ok ? "succeeded" : done.error) << "\n";
+  if (log) log << "== attempt " << a.attempt << " " << (done.ok ? "succeeded" : done.error) << "\n" << std::flush;
+  if (mirror) {
+    std::vector<std::string> rel;
+    int64_t bytes = 0;
+    for (const auto& f : done.artifacts) rel.push_back(f.path), bytes += f.size;
+    const Status s = push(rel);
+    if (s.ok()) {
+      AddLine("== uploaded " + std::to_string(rel.size()) + " output files (" + Mb(bytes) + ") to the coordinator", a);
+    } else {
+      spdlog::warn("task {} attempt {}: could not upload its outputs: {}", a.task, a.attempt, s.message());
+      AddLine("== could not upload the outputs: " + s.message(), a);
+      if (done.ok) {
+        done.ok = false;
+        done.error = "uploading the task's outputs to the coordinator: " + s.message();
+      }
+    }
+    mirror->SaveIndex();
+    mirror->Trim();
+  }
+  if (!done.ok) done.artifacts.clear();
   Finish(done);
 }
 

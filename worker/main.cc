@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <csignal>
+#include <cctype>
 #include <filesystem>
 
 #include "common/curve.h"
@@ -29,6 +30,20 @@ std::string FindEngine(const std::string& flag) {
   return "";
 }
 
+std::string DefaultCacheDir(std::string name) {
+  for (char& c : name)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') c = '_';
+  std::string base;
+  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) {
+    base = x;
+  } else if (const char* h = std::getenv("HOME"); h && *h) {
+    base = std::string(h) + "/.cache";
+  } else {
+    base = "/tmp";
+  }
+  return base + "/nephron/worker-" + name;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -51,6 +66,17 @@ int main(int argc, char** argv) {
   app.add_option("--key", key_file, "CURVE: this worker's secret key file (from `nephron keygen`)");
   app.add_option("--server-key", server_key_file, "CURVE: the coordinator's public key file (its .pub)");
   app.add_flag("--insecure", insecure, "connect to a non-loopback coordinator over plain TCP");
+  double cache_limit_gb = 50;
+  app.add_option("--files", o.files,
+                 "where task files come from: auto (the coordinator's data root if visible here, else fetch), shared, "
+                 "or fetch (over the coordinator link, cached in --cache)")
+      ->check(CLI::IsMember({"auto", "shared", "fetch"}))
+      ->capture_default_str();
+  app.add_option("--cache", o.executor.cache_dir,
+                 "folder for fetched task files (default $XDG_CACHE_HOME or ~/.cache, /nephron/worker-NAME)");
+  app.add_option("--cache-limit-gb", cache_limit_gb, "least recently used cached files go beyond this size")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   app.add_option("--protocol-version", o.protocol_version, "speak this protocol version (testing only)")
       ->group("");
   app.add_option("--log-level", level, "debug, info, warn or error")->capture_default_str();
@@ -60,6 +86,8 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   SetUpLogging(level);
+  o.executor.cache_limit_bytes = static_cast<int64_t>(cache_limit_gb * (1LL << 30));
+  if (o.executor.cache_dir.empty()) o.executor.cache_dir = DefaultCacheDir(o.name.empty() ? o.executor.device : o.name);
   const std::string& dev = o.executor.device;
   if (!IsBuiltinDevice(dev) && o.executor.device_plugin.empty()) {
     std::fprintf(stderr,

@@ -9,6 +9,7 @@
 #include <random>
 #include <thread>
 
+#include "common/fs_util.h"
 #include "common/transport.h"
 
 namespace nephron::worker {
@@ -35,9 +36,19 @@ int64_t MemoryMb() {
 
 }  // namespace
 
+bool NeedsRemoteFiles(const std::string& mode, const std::string& data_root, const std::string& root_token) {
+  if (mode == "fetch") return true;
+  if (mode == "shared" || root_token.empty()) return false;  // an older coordinator names no token
+  auto here = ReadFile(data_root + "/.nephron-root");
+  return !here.ok() || here->substr(0, root_token.size()) != root_token;
+}
+
 Worker::Worker(WorkerOptions o) : options_(std::move(o)) {
   if (options_.name.empty())
     options_.name = HostName() + ":" + options_.executor.device + ":" + std::to_string(getpid());
+  options_.executor.files.endpoint = options_.coordinator;
+  options_.executor.files.curve = options_.curve;
+  options_.executor.files.name = options_.name;
 }
 
 Status Worker::Run(const std::atomic<bool>* stop) {
@@ -53,6 +64,8 @@ Status Worker::Run(const std::atomic<bool>* stop) {
   std::vector<proto::MetricMsg> sent_metrics;
   auto last_done_send = Clock::now();
   auto last_progress = Clock::now() - std::chrono::hours(1);
+  bool remote_files = options_.files == "fetch";
+  bool ever_welcomed = false;  // by this coordinator: then a silence is the network, not the keys
 
   while (!stop->load()) {
     // A routing id of its own per connection (the name goes in Register): a
@@ -109,6 +122,15 @@ Status Worker::Run(const std::atomic<bool>* stop) {
             heartbeat_ms = m->heartbeat_ms;
             liveness = m->liveness;
             welcomed = true;
+            ever_welcomed = true;
+            const bool remote = NeedsRemoteFiles(options_.files, m->data_root, m->root_token);
+            if (remote)
+              spdlog::info("worker {}: {}; task files come over the coordinator link, cached in {}", options_.name,
+                           options_.files == "fetch" ? "--files fetch"
+                                                     : "the coordinator's data root " + m->data_root +
+                                                           " is not visible here",
+                           options_.executor.cache_dir);
+            remote_files = remote;
             backoff_ms = 1000;
             if (!m->adopt) {
               // Our task was given to someone else while we were away.
@@ -125,7 +147,7 @@ Status Worker::Run(const std::atomic<bool>* stop) {
           if (m.ok() && !exec.busy() && !unacked) {
             spdlog::info("worker {}: task {} ({}) attempt {}", options_.name, m->task, m->kind, m->attempt);
             sent_metrics.clear();
-            exec.Start(*m);
+            exec.Start(*m, remote_files);
           } else if (m.ok()) {
             spdlog::warn("worker {}: busy, ignoring task {}", options_.name, m->task);
           }
@@ -179,7 +201,7 @@ Status Worker::Run(const std::atomic<bool>* stop) {
       if (MsSince(last_heard) > static_cast<int64_t>(heartbeat_ms) * liveness) {
         spdlog::warn("worker {}: coordinator silent for {} ms; reconnecting in {} ms{}", options_.name,
                      MsSince(last_heard), backoff_ms,
-                     !welcomed && options_.curve.enabled()
+                     !ever_welcomed && options_.curve.enabled()
                          ? " (never welcomed: is this worker's .pub in the coordinator's --authorized-keys, and "
                            "--server-key the coordinator's .pub?)"
                          : "");

@@ -30,7 +30,15 @@ struct WorkerOptions {
   int protocol_version = 0;      // 0: ours (tests set another to check refusal)
   int progress_interval_ms = 500;  // at most this often per task
   net::CurveOptions curve;       // enabled: CURVE with these keys
+  // Where the tasks' files come from: "shared" (the coordinator's data root is
+  // visible here, same path), "fetch" (over the coordinator link, into
+  // executor.cache_dir), or "auto": shared when DATA_ROOT/.nephron-root here
+  // holds the token the coordinator's Welcome names, else fetch.
+  std::string files = "auto";
 };
+
+// The decision "auto" makes for a Welcome (exposed for tests): true = fetch.
+bool NeedsRemoteFiles(const std::string& mode, const std::string& data_root, const std::string& root_token);
 
 class Worker {
  public:

@@ -152,7 +152,7 @@ Result<std::vector<std::string>> RecordedTestCases(const std::string& experiment
   const std::string path = preprocess::ExperimentPaths{experiment_dir}.ExperimentJson();
   if (!FileExists(path)) return std::vector<std::string>();
   ASSIGN_OR_RETURN(Json j, ReadJsonFile(path));
-  if (j.value("data_root", "") != fs::absolute(data_root).lexically_normal().string() || !j.contains("test_cases"))
+  if (j.value("data_root", "") != RecordedPath(data_root) || !j.contains("test_cases"))
     return std::vector<std::string>();
   const std::string bad = path + ": field test_cases must be a list of case ids";
   if (!j["test_cases"].is_array()) return InvalidArgument(bad);
@@ -169,7 +169,7 @@ Status CheckHeldOutList(const std::string& experiment_dir, const std::string& da
   const std::string path = preprocess::ExperimentPaths{experiment_dir}.ExperimentJson();
   if (!FileExists(path)) return Status::Ok();
   ASSIGN_OR_RETURN(Json j, ReadJsonFile(path));
-  if (j.value("data_root", "") != fs::absolute(data_root).lexically_normal().string()) return Status::Ok();
+  if (j.value("data_root", "") != RecordedPath(data_root)) return Status::Ok();
   ASSIGN_OR_RETURN(std::vector<std::string> recorded, RecordedTestCases(experiment_dir, data_root));
   std::sort(recorded.begin(), recorded.end());
   std::sort(test_cases.begin(), test_cases.end());

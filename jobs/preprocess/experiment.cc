@@ -60,7 +60,7 @@ Json HeldOutIds(const JobSpec& spec) {
 Status BindExperiment(const StageOptions& o, const data::Dataset& d) {
   ExperimentPaths paths{o.experiment_dir};
   RETURN_IF_ERROR(MakeDirs(o.experiment_dir));
-  const std::string abs_root = fs::absolute(o.data_root).lexically_normal().string();
+  const std::string abs_root = RecordedPath(o.data_root);
   const Json held_out = HeldOutIds(o.spec);
   if (FileExists(paths.ExperimentJson())) {
     ASSIGN_OR_RETURN(Json j, ReadJsonFile(paths.ExperimentJson()));

@@ -6,13 +6,18 @@
 #include "common/file_transfer.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <random>
 #include <thread>
+
+#include "worker/mirror.h"
 
 namespace nephron::net {
 namespace {
@@ -219,6 +224,151 @@ TEST_F(FileTransferTest, PathsOutsideTheServedFolderAreRefused) {
   st = c.Upload((dir_ / "local/up.txt").string(), "../../escaped.txt");
   EXPECT_FALSE(st.ok());
   EXPECT_FALSE(fs::exists(dir_.parent_path() / "escaped.txt"));
+}
+
+TEST_F(FileTransferTest, ListsFilesRecursivelyWithoutUploadsInProgress) {
+  Write(dir_ / "served/exp/plans.json", "{}");
+  Write(dir_ / "served/exp/fold_0/checkpoint_latest.pt", "abc");
+  Write(dir_ / "served/exp/fold_0/checkpoint_best.pt.part", "half");
+  StartServer();
+  FileClient c(ctx_, Options());
+  auto l = c.List("exp");
+  ASSERT_TRUE(l.ok()) << l.status().ToString();
+  std::map<std::string, int64_t> got;
+  for (const auto& e : *l) got[e.path] = e.size;
+  EXPECT_EQ(got, (std::map<std::string, int64_t>{{"plans.json", 2}, {"fold_0/checkpoint_latest.pt", 3}}));
+  l = c.List("exp/plans.json");  // one file: itself, as ""
+  ASSERT_TRUE(l.ok());
+  ASSERT_EQ(l->size(), 1u);
+  EXPECT_EQ((*l)[0].path, "");
+  EXPECT_EQ(c.List("exp/nothing").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(c.List("../").status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(FileTransferTest, ReadOnlyRootsAreServedButNeverWritten) {
+  Write(dir_ / "dataset/case_00000/imaging.nii.gz", "image");
+  server_->AddReadOnlyRoot((dir_ / "dataset").string());
+  StartServer();
+  FileClient c(ctx_, Options());
+  const std::string remote = (dir_ / "dataset/case_00000/imaging.nii.gz").string();
+  ASSERT_TRUE(c.Fetch(remote, (dir_ / "local/img.nii.gz").string()).ok());
+  EXPECT_EQ(Read(dir_ / "local/img.nii.gz"), "image");
+  Write(dir_ / "local/evil.nii.gz", "overwritten");
+  auto st = c.Upload((dir_ / "local/evil.nii.gz").string(), remote);
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.status().message().find("read-only"), std::string::npos) << st.status().message();
+  EXPECT_EQ(Read(dir_ / "dataset/case_00000/imaging.nii.gz"), "image");
+}
+
+TEST_F(FileTransferTest, TheWriteGuardSeesTheTaskAttemptAndCanRefuse) {
+  std::vector<std::pair<int64_t, int>> seen;
+  std::mutex mu;
+  server_->set_write_guard([&](const std::string& path, int64_t task, int attempt) -> Status {
+    std::lock_guard<std::mutex> lock(mu);
+    seen.push_back({task, attempt});
+    if (attempt < 2) return FailedPrecondition("task " + std::to_string(task) + " attempt 1 is stale");
+    EXPECT_NE(path.find("fold_0/checkpoint_latest.pt"), std::string::npos) << path;
+    return Status::Ok();
+  });
+  StartServer();
+  Write(dir_ / "local/ckpt.pt", RandomBytes(100 << 10, 12));
+  FileClientOptions o = Options();
+  o.task = 7;
+  o.attempt = 1;
+  FileClient stale(ctx_, o);
+  auto st = stale.Upload((dir_ / "local/ckpt.pt").string(), "exp/fold_0/checkpoint_latest.pt");
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.status().message().find("stale"), std::string::npos) << st.status().message();
+  EXPECT_FALSE(fs::exists(dir_ / "served/exp/fold_0/checkpoint_latest.pt"));
+  EXPECT_FALSE(fs::exists(dir_ / "served/exp/fold_0/checkpoint_latest.pt.part"));
+  o.attempt = 2;
+  FileClient current(ctx_, o);
+  st = current.Upload((dir_ / "local/ckpt.pt").string(), "exp/fold_0/checkpoint_latest.pt");
+  ASSERT_TRUE(st.ok()) << st.status().ToString();
+  EXPECT_EQ(Read(dir_ / "served/exp/fold_0/checkpoint_latest.pt"), Read(dir_ / "local/ckpt.pt"));
+  std::lock_guard<std::mutex> lock(mu);
+  ASSERT_FALSE(seen.empty());
+  for (const auto& [task, attempt] : seen) EXPECT_EQ(task, 7);
+}
+
+int64_t AtimeNs(const fs::path& p) {
+  struct stat st;
+  if (::stat(p.c_str(), &st) != 0) return -1;
+  return static_cast<int64_t>(st.st_atim.tv_sec) * 1000000000 + st.st_atim.tv_nsec;
+}
+
+TEST_F(FileTransferTest, MirrorPullsWhatMatchesSkipsWhatIsUnchangedAndDropsWhatIsGone) {
+  const fs::path exp = dir_ / "served/exp";
+  Write(exp / "plans.json", "plans");
+  Write(exp / "nnUNetPlans_3d_fullres/case_00000.npy", RandomBytes(200 << 10, 13));
+  Write(exp / "fold_0/checkpoint_latest.pt", RandomBytes(90 << 10, 14));
+  Write(exp / "fold_1/checkpoint_latest.pt", "another fold");
+  StartServer();
+  const std::vector<std::string> patterns = {"plans.json", "nnUNetPlans_3d_fullres/*", "fold_0/*"};
+  worker::Mirror m(ctx_, Options(), (dir_ / "cache").string(), int64_t{1} << 30);
+  ASSERT_TRUE(m.Pull(exp.string(), patterns).ok());
+  const fs::path local = m.Local(exp.string());
+  EXPECT_EQ(local, dir_ / "cache/mirror" / exp.relative_path());
+  EXPECT_EQ(Read(local / "plans.json"), "plans");
+  EXPECT_EQ(Read(local / "fold_0/checkpoint_latest.pt"), Read(exp / "fold_0/checkpoint_latest.pt"));
+  EXPECT_FALSE(fs::exists(local / "fold_1"));  // not asked for
+  EXPECT_EQ(m.stats().files_fetched, 3);
+  const int64_t chunks = server_->chunks_sent();
+
+  // Again, with a new Mirror (the index on disk): nothing is fetched, nothing hashed on the server.
+  m.SaveIndex();
+  worker::Mirror again(ctx_, Options(), (dir_ / "cache").string(), int64_t{1} << 30);
+  ASSERT_TRUE(again.Pull(exp.string(), patterns).ok());
+  EXPECT_EQ(again.stats().files_fetched, 0);
+  EXPECT_EQ(again.stats().files_unchanged, 3);
+  EXPECT_EQ(server_->chunks_sent(), chunks);
+
+  // The coordinator's checkpoint changes and a case disappears; a local extra goes too.
+  Write(exp / "fold_0/checkpoint_latest.pt", "newer checkpoint");
+  fs::remove(exp / "nnUNetPlans_3d_fullres/case_00000.npy");
+  Write(local / "fold_0/stale.txt", "left by an older attempt");
+  ASSERT_TRUE(again.Pull(exp.string(), patterns).ok());
+  EXPECT_EQ(Read(local / "fold_0/checkpoint_latest.pt"), "newer checkpoint");
+  EXPECT_FALSE(fs::exists(local / "nnUNetPlans_3d_fullres/case_00000.npy"));
+  EXPECT_FALSE(fs::exists(local / "fold_0/stale.txt"));
+  EXPECT_EQ(again.stats().files_removed, 2);
+
+  // A missing remote: an error when required, else the local copy goes.
+  EXPECT_EQ(again.Pull((dir_ / "served/nothing").string()).code(), StatusCode::kNotFound);
+  Write(again.Local((dir_ / "served/gone.txt").string()), "old");
+  ASSERT_TRUE(again.Pull((dir_ / "served/gone.txt").string(), {}, /*required=*/false).ok());
+  EXPECT_FALSE(fs::exists(again.Local((dir_ / "served/gone.txt").string())));
+}
+
+TEST_F(FileTransferTest, MirrorPushUploadsAndTrimDropsTheLeastRecentlyUsed) {
+  StartServer();
+  const int64_t limit = 250 << 10;
+  worker::Mirror m(ctx_, Options(), (dir_ / "cache").string(), limit);
+  const std::string old_f = (dir_ / "served/exp/old.bin").string(), new_f = (dir_ / "served/exp/new.bin").string();
+  Write(m.Local(old_f), RandomBytes(150 << 10, 15));
+  Write(m.Local(new_f), RandomBytes(150 << 10, 16));
+  ASSERT_TRUE(m.Push(old_f).ok());
+  ASSERT_TRUE(m.Push(new_f).ok());
+  EXPECT_EQ(Read(old_f), Read(m.Local(old_f)));
+  // Pulling marks files as used: new.bin last.
+  ASSERT_TRUE(m.Pull(old_f).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_TRUE(m.Pull(new_f).ok());
+  ASSERT_LT(AtimeNs(m.Local(old_f)), AtimeNs(m.Local(new_f)));
+  m.Trim();  // 300 KiB > 250 KiB: the older one goes
+  EXPECT_FALSE(fs::exists(m.Local(old_f)));
+  EXPECT_TRUE(fs::exists(m.Local(new_f)));
+  m.Trim();  // under the limit: nothing more
+  EXPECT_TRUE(fs::exists(m.Local(new_f)));
+  EXPECT_TRUE(fs::exists(old_f));  // the coordinator's copy is untouched
+}
+
+TEST(MirrorPatternTest, MatchesAny) {
+  EXPECT_TRUE(worker::MatchesAny("anything", {}));
+  EXPECT_TRUE(worker::MatchesAny("fold_3/checkpoint_final.pt", {"fold_*/checkpoint_final.pt"}));
+  EXPECT_TRUE(worker::MatchesAny("nnUNetPlans_3d_fullres/a/b.npy", {"nnUNetPlans_3d_fullres/*"}));
+  EXPECT_FALSE(worker::MatchesAny("fold_3/validation/x.nii.gz", {"fold_*/checkpoint_final.pt", "plans.json"}));
+  EXPECT_FALSE(worker::MatchesAny("plans.json.bak", {"plans.json"}));
 }
 
 }  // namespace

@@ -32,11 +32,13 @@ TEST(ProtocolTest, RegisterRoundTrip) {
 }
 
 TEST(ProtocolTest, WelcomeRefuseHeartbeatAckRoundTrip) {
-  WelcomeMsg w{250, 5, false};
+  WelcomeMsg w{250, 5, false, "/srv/nephron", "0123abcd"};
   WelcomeMsg w2 = RoundTrip(w);
   EXPECT_EQ(w2.heartbeat_ms, 250);
   EXPECT_EQ(w2.liveness, 5);
   EXPECT_FALSE(w2.adopt);
+  EXPECT_EQ(w2.data_root, "/srv/nephron");
+  EXPECT_EQ(w2.root_token, "0123abcd");
   RefuseMsg f{"protocol version 9 is not supported", 1};
   EXPECT_EQ(RoundTrip(f).reason, f.reason);
   HeartbeatMsg h{12, 3};

@@ -1,10 +1,14 @@
 #include "worker/artifacts.h"
 #include "worker/executor.h"
+#include "worker/worker.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <chrono>
+#include <memory>
+#include <set>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -16,7 +20,7 @@ namespace fs = std::filesystem;
 
 // A stand-in for the `nephron` binary: a shell script whose behaviour the
 // test chooses through FAKE_MODE.
-const char* kFakeEngine = R"(#!/bin/sh
+const char* kFakeEngine = R"sh(#!/bin/sh
 exp=""; fold=""
 while [ $# -gt 0 ]; do
   case "$1" in --experiment) exp="$2"; shift;; --fold) fold="$2"; shift;; esac; shift
@@ -32,9 +36,22 @@ case "$FAKE_MODE" in
   fail) echo "reading case_00003"; echo "nephron train: case_00003/imaging.nii.gz: truncated" >&2; exit 1;;
   usage) echo "nephron train: spec.yaml: train.epochs: must be positive" >&2; exit 2;;
   corrupt) echo "nephron train: fold_0/checkpoint_latest.pt: truncated" >&2; exit 4;;
+  remote)
+    echo "mirror root: $NEPHRON_MIRROR_ROOT"
+    echo "resuming from: $(cat "$exp/fold_$fold/checkpoint_latest.pt")"
+    echo "checkpoint of attempt 2" > "$exp/fold_$fold/checkpoint_latest.pt"
+    echo '{"epoch":1,"train_loss":0.7}' >> "$exp/fold_$fold/training_log.jsonl"
+    exit 0;;
   hang) trap 'echo "saving checkpoint"; exit 3' TERM; echo "[train] 0/10 started"; while true; do sleep 0.05; done;;
 esac
-)";
+)sh";
+
+ExecutorOptions Opts(const std::string& engine) {
+  ExecutorOptions o;
+  o.engine = engine;
+  o.threads = 2;
+  return o;
+}
 
 class ExecutorTest : public ::testing::Test {
  protected:
@@ -85,7 +102,7 @@ class ExecutorTest : public ::testing::Test {
 
 TEST_F(ExecutorTest, SuccessfulTrainingStreamsProgressLogAndMetrics) {
   setenv("FAKE_MODE", "ok", 1);
-  Executor e({engine_, "cpu", 2, 30000, ""});
+  Executor e(Opts(engine_));
   e.Start(Train());
   EXPECT_TRUE(e.busy());
   EXPECT_EQ(e.task(), 7);
@@ -143,7 +160,7 @@ TEST_F(ExecutorTest, OnlyNewOrChangedFilesAreArtifacts) {
 
 TEST_F(ExecutorTest, FailureCarriesTheLastLinesAndIsRetryable) {
   setenv("FAKE_MODE", "fail", 1);
-  Executor e({engine_, "cpu", 2, 30000, ""});
+  Executor e(Opts(engine_));
   e.Start(Train());
   ExecEvents ev = RunToEnd(e);
   ASSERT_TRUE(ev.done);
@@ -155,7 +172,7 @@ TEST_F(ExecutorTest, FailureCarriesTheLastLinesAndIsRetryable) {
 
 TEST_F(ExecutorTest, UsageErrorIsPermanent) {
   setenv("FAKE_MODE", "usage", 1);
-  Executor e({engine_, "cpu", 2, 30000, ""});
+  Executor e(Opts(engine_));
   e.Start(Train());
   ExecEvents ev = RunToEnd(e);
   ASSERT_TRUE(ev.done);
@@ -165,7 +182,7 @@ TEST_F(ExecutorTest, UsageErrorIsPermanent) {
 
 TEST_F(ExecutorTest, CorruptInputIsPermanent) {
   setenv("FAKE_MODE", "corrupt", 1);
-  Executor e({engine_, "cpu", 2, 30000, ""});
+  Executor e(Opts(engine_));
   e.Start(Train());
   ExecEvents ev = RunToEnd(e);
   ASSERT_TRUE(ev.done);
@@ -175,7 +192,7 @@ TEST_F(ExecutorTest, CorruptInputIsPermanent) {
 
 TEST_F(ExecutorTest, CancelSendsSigtermAndReportsCancelled) {
   setenv("FAKE_MODE", "hang", 1);
-  Executor e({engine_, "cpu", 2, 30000, ""});
+  Executor e(Opts(engine_));
   e.Start(Train());
   // Wait until the child is running its loop.
   ExecEvents first;
@@ -199,7 +216,7 @@ TEST_F(ExecutorTest, CancelSendsSigtermAndReportsCancelled) {
 }
 
 TEST_F(ExecutorTest, MissingEngineFailsClearly) {
-  Executor e({(dir_ / "no-such-binary").string(), "cpu", 2, 30000, ""});
+  Executor e(Opts((dir_ / "no-such-binary").string()));
   e.Start(Train());
   ExecEvents ev = RunToEnd(e);
   ASSERT_TRUE(ev.done);
@@ -209,7 +226,7 @@ TEST_F(ExecutorTest, MissingEngineFailsClearly) {
 }
 
 TEST_F(ExecutorTest, NoopTaskFinishesAndCanBeCancelled) {
-  Executor e({engine_, "cpu", 1, 30000, ""});
+  Executor e(Opts(engine_));
   proto::AssignMsg a;
   a.task = 1;
   a.attempt = 1;
@@ -227,8 +244,135 @@ TEST_F(ExecutorTest, NoopTaskFinishesAndCanBeCancelled) {
   EXPECT_TRUE(ev.done->cancelled);
 }
 
+// A worker without the coordinator's files: the executor fetches the task's
+// inputs into its cache, runs the engine there and uploads the outputs.
+class RemoteFilesTest : public ExecutorTest {
+ protected:
+  void SetUp() override {
+    ExecutorTest::SetUp();
+    served_ = dir_ / "coordinator";
+    fs::create_directories(served_ / "exp/fold_1");
+    std::ofstream(served_ / "exp/spec.yaml") << "name: remote\n";
+    std::ofstream(served_ / "exp/plans.json") << "{}";
+    std::ofstream(served_ / "exp/fold_1/checkpoint_latest.pt") << "checkpoint of attempt 1";
+    std::ofstream(served_ / "exp/fold_0/checkpoint_latest.pt") << "another fold";
+    server_ = std::make_unique<net::FileServer>(std::vector<std::string>{served_.string()});
+    server_->set_write_guard([this](const std::string&, int64_t task, int attempt) -> Status {
+      if (task != 7 || attempt != current_attempt_) return FailedPrecondition("attempt " + std::to_string(attempt) + " is stale");
+      return Status::Ok();
+    });
+    auto s = net::Socket::BindRouter(ctx_, "tcp://127.0.0.1:0");
+    ASSERT_TRUE(s.ok());
+    endpoint_ = s->endpoint();
+    thread_ = std::thread([this, sock = std::make_shared<net::Socket>(std::move(*s))] {
+      net::ServeFiles(*sock, *server_, stop_);
+    });
+  }
+  void TearDown() override {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+    ExecutorTest::TearDown();
+  }
+  ExecutorOptions Options() {
+    ExecutorOptions o = Opts(engine_);
+    o.files.endpoint = endpoint_;
+    o.files.timeout_ms = 2000;
+    o.files.max_retries = 1;
+    o.cache_dir = (dir_ / "cache").string();
+    return o;
+  }
+  proto::AssignMsg RemoteTrain() {
+    proto::AssignMsg a = Train();
+    a.experiment_dir = (served_ / "exp").string();
+    a.spec_path = (served_ / "exp/spec.yaml").string();
+    a.log_path = (served_ / "exp/logs/7-train.log").string();
+    return a;
+  }
+  std::string Read(const fs::path& p) {
+    std::ifstream in(p);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+
+  fs::path served_;
+  zmq::context_t ctx_;
+  std::unique_ptr<net::FileServer> server_;
+  std::string endpoint_;
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  int current_attempt_ = 2;
+};
+
+TEST_F(RemoteFilesTest, FetchesInputsRunsOnTheMirrorAndUploadsOutputs) {
+  setenv("FAKE_MODE", "remote", 1);
+  Executor e(Options());
+  e.Start(RemoteTrain(), /*remote_files=*/true);
+  ExecEvents ev = RunToEnd(e);
+  ASSERT_TRUE(ev.done.has_value());
+  std::string log;
+  for (const auto& l : ev.log_lines) log += l + "\n";
+  ASSERT_TRUE(ev.done->ok) << ev.done->error << "\n" << log;
+  const std::string mirror = (dir_ / "cache/mirror").string();
+  EXPECT_NE(log.find("mirror root: " + mirror), std::string::npos) << log;
+  EXPECT_NE(log.find("--experiment " + mirror + served_.string() + "/exp"), std::string::npos) << log;
+  // The engine saw the coordinator's checkpoint (fetched), and only what a fold-1 training reads.
+  EXPECT_NE(log.find("resuming from: checkpoint of attempt 1"), std::string::npos) << log;
+  EXPECT_TRUE(fs::exists(mirror + served_.string() + "/exp/plans.json"));
+  EXPECT_FALSE(fs::exists(mirror + served_.string() + "/exp/fold_0"));
+  // Its outputs and the log are on the coordinator's side, and reported.
+  EXPECT_EQ(Read(served_ / "exp/fold_1/checkpoint_latest.pt"), "checkpoint of attempt 2\n");
+  EXPECT_NE(Read(served_ / "exp/fold_1/training_log.jsonl").find("\"epoch\":1"), std::string::npos);
+  EXPECT_NE(Read(served_ / "exp/logs/7-train.log").find("== attempt 2"), std::string::npos);
+  std::set<std::string> paths;
+  for (const auto& f : ev.done->artifacts) paths.insert(f.path);
+  EXPECT_EQ(paths, (std::set<std::string>{"fold_1/checkpoint_latest.pt", "fold_1/training_log.jsonl"}));
+}
+
+TEST_F(RemoteFilesTest, RefusedUploadsFailTheTaskAndNothingIsOverwritten) {
+  setenv("FAKE_MODE", "remote", 1);
+  current_attempt_ = 3;  // the coordinator gave the task to someone else meanwhile
+  Executor e(Options());
+  e.Start(RemoteTrain(), /*remote_files=*/true);
+  ExecEvents ev = RunToEnd(e);
+  ASSERT_TRUE(ev.done.has_value());
+  EXPECT_FALSE(ev.done->ok);
+  EXPECT_NE(ev.done->error.find("stale"), std::string::npos) << ev.done->error;
+  EXPECT_TRUE(ev.done->artifacts.empty());
+  EXPECT_EQ(Read(served_ / "exp/fold_1/checkpoint_latest.pt"), "checkpoint of attempt 1");
+}
+
+TEST_F(RemoteFilesTest, AnUnreachableCoordinatorFailsTheTaskBeforeItRuns) {
+  setenv("FAKE_MODE", "remote", 1);
+  ExecutorOptions o = Options();
+  o.files.endpoint = "tcp://127.0.0.1:1";  // nobody there
+  o.files.timeout_ms = 200;
+  Executor e(o);
+  e.Start(RemoteTrain(), /*remote_files=*/true);
+  ExecEvents ev = RunToEnd(e);
+  ASSERT_TRUE(ev.done.has_value());
+  EXPECT_FALSE(ev.done->ok);
+  EXPECT_FALSE(ev.done->permanent);  // another worker, or later, may reach it
+  EXPECT_NE(ev.done->error.find("fetching the task's files"), std::string::npos) << ev.done->error;
+}
+
+TEST(NeedsRemoteFilesTest, TheTokenDecides) {
+  const fs::path root = fs::temp_directory_path() / ("nephron_token_" + std::to_string(getpid()));
+  fs::create_directories(root);
+  std::ofstream(root / ".nephron-root") << "0123456789abcdef0123456789abcdef";
+  EXPECT_FALSE(NeedsRemoteFiles("auto", root.string(), "0123456789abcdef0123456789abcdef"));
+  EXPECT_TRUE(NeedsRemoteFiles("auto", root.string(), "ffffffffffffffffffffffffffffffff"));  // another machine's folder
+  EXPECT_TRUE(NeedsRemoteFiles("auto", (root / "missing").string(), "0123456789abcdef0123456789abcdef"));
+  EXPECT_FALSE(NeedsRemoteFiles("auto", (root / "missing").string(), ""));  // a coordinator without the token
+  EXPECT_TRUE(NeedsRemoteFiles("fetch", root.string(), "0123456789abcdef0123456789abcdef"));
+  EXPECT_FALSE(NeedsRemoteFiles("shared", (root / "missing").string(), "0123"));
+  fs::remove_all(root);
+}
+
 TEST(EngineCommandTest, EveryKindMapsToAnEngineCommand) {
-  ExecutorOptions o{"/bin/nephron", "cuda:1", 4, 1000, ""};
+  ExecutorOptions o;
+  o.engine = "/bin/nephron";
+  o.device = "cuda:1";
+  o.threads = 4;
+  o.kill_after_ms = 1000;
   proto::AssignMsg a;
   a.experiment_dir = "/e";
   a.data_dir = "/d";
