@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -80,6 +81,16 @@ class Daemon {
   int pid_ = -1;
   std::string log_;
 };
+
+// Polls `pred` every 200 ms for up to `seconds`.
+inline bool WaitFor(const std::function<bool()>& pred, double seconds) {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (std::chrono::steady_clock::now() < end) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return false;
+}
 
 // Where a started coordinator listens (from its --ready-file).
 struct CoordinatorInfo {

@@ -15,10 +15,11 @@ struct CmdResult {
   std::string out;  // stdout and stderr together
 };
 
-inline CmdResult Nephron(const std::string& args) {
-  const std::string cmd = std::string(NEPHRON_BINARY) + " " + args + " 2>&1";
+// Runs `cmd` through the shell, stdout and stderr together.
+inline CmdResult RunCommand(const std::string& cmd) {
   CmdResult r;
-  FILE* p = popen(cmd.c_str(), "r");
+  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+  if (p == nullptr) return r;
   std::array<char, 4096> buf;
   size_t n;
   while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
@@ -26,5 +27,7 @@ inline CmdResult Nephron(const std::string& args) {
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
 }
+
+inline CmdResult Nephron(const std::string& args) { return RunCommand(std::string(NEPHRON_BINARY) + " " + args); }
 
 }  // namespace nephron::testing

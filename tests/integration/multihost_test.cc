@@ -10,7 +10,6 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <array>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -34,18 +33,9 @@ using testing::CmdResult;
 using testing::CoordinatorInfo;
 using testing::Daemon;
 using testing::Nephron;
+using testing::WaitFor;
 
-CmdResult Sh(const std::string& cmd) {
-  CmdResult r;
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  if (p == nullptr) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+CmdResult Sh(const std::string& cmd) { return testing::RunCommand(cmd); }
 
 std::string Quote(const std::string& s) { return "'" + s + "'"; }
 
@@ -144,14 +134,6 @@ class MultiHostTest : public ::testing::Test {
     return at == std::string::npos ? 0 : std::atoll(r.out.c_str() + at + 14);
   }
 
-  bool WaitFor(const std::function<bool()>& pred, double seconds) {
-    const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-    while (std::chrono::steady_clock::now() < end) {
-      if (pred()) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    }
-    return false;
-  }
 
   std::string Logs() {
     std::string s = "--- coordinator ---\n" + coordinator_.Log();

@@ -29,6 +29,7 @@ using testing::CmdResult;
 using testing::CoordinatorInfo;
 using testing::Daemon;
 using testing::Nephron;
+using testing::WaitFor;
 
 class OrchestrationTest : public ::testing::Test {
  protected:
@@ -96,15 +97,6 @@ class OrchestrationTest : public ::testing::Test {
     auto s = coord::OpenSqliteStore(P("nephron.db"));
     EXPECT_TRUE(s.ok()) << s.status().ToString();
     return s.ok() ? std::move(*s) : nullptr;
-  }
-  // Polls `pred` every 200 ms for up to `seconds`.
-  bool WaitFor(const std::function<bool()>& pred, double seconds) {
-    const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-    while (std::chrono::steady_clock::now() < end) {
-      if (pred()) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    }
-    return false;
   }
   std::string Logs() {
     std::string s = "--- coordinator ---\n" + coordinator_.Log();
