@@ -93,7 +93,7 @@ PatchBatch PatchSampler::Sample(int batch, uint64_t seed) const {
     const bool force = ForcedForeground(j, batch, oversample_);
     std::array<int64_t, 3> lo{}, lbs{}, ubs{};
     for (int a = 0; a < 3; ++a) {
-      const int64_t need = std::max<int64_t>(0, patch_[a] - c.shape[a]);
+      const int64_t need = std::max<int64_t>({0, patch_[a] - final_[a], patch_[a] - c.shape[a]});
       lbs[a] = -(need / 2);
       ubs[a] = c.shape[a] + need / 2 + need % 2 - patch_[a];
     }

@@ -15,6 +15,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -81,14 +82,22 @@ bool ForcedForeground(int j, int b, double oversample);
 
 class PatchSampler {
  public:
-  PatchSampler(const CaseStore* store, data::Shape3 patch, double oversample = 0.33)
-      : store_(store), patch_(patch), oversample_(oversample) {}
+  // `patch` is the size cut; `final_patch` (default: the same) the size the
+  // network sees after augmentation crops the cut's centre. As in nnU-Net's
+  // data loader (need_to_pad >= patch - final_patch), a cut may reach past
+  // the case by half that margin on each side, so that the final patch
+  // covers every voxel of the case, borders included; without it, training
+  // never sees a band of (patch - final_patch) / 2 voxels along the borders.
+  PatchSampler(const CaseStore* store, data::Shape3 patch, double oversample = 0.33,
+               std::optional<data::Shape3> final_patch = std::nullopt)
+      : store_(store), patch_(patch), final_(final_patch.value_or(patch)), oversample_(oversample) {}
   // Deterministic for a seed.
   PatchBatch Sample(int batch, uint64_t seed) const;
 
  private:
   const CaseStore* store_;
   data::Shape3 patch_;
+  data::Shape3 final_;
   double oversample_;
 };
 

@@ -297,8 +297,8 @@ Result<TrainResult> TrainFold(const TrainOptions& o) {
   aug.patch_size = {plan.patch_size[0], plan.patch_size[1], plan.patch_size[2]};
   aug.enabled = ts.augmentation;
   const auto cut = ts.augmentation ? EnlargedPatchSize(aug) : aug.patch_size;
-  const PatchSampler train_sampler(&train_store, {cut[0], cut[1], cut[2]}, ts.oversample_foreground);
   const data::Shape3 final_patch{plan.patch_size[0], plan.patch_size[1], plan.patch_size[2]};
+  const PatchSampler train_sampler(&train_store, {cut[0], cut[1], cut[2]}, ts.oversample_foreground, final_patch);
   const PatchSampler val_sampler(&val_store, final_patch, ts.oversample_foreground);
   const int batch = plan.batch_size;
   const auto ds_scales = DeepSupervisionScales(cfg);

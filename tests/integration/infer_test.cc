@@ -37,7 +37,7 @@ class InferTest : public ::testing::Test {
     fs::create_directories(root_);
     std::ofstream((root_ / "spec.yaml").string())
         << "plan:\n  patch_size: [16, 32, 32]\n  batch_size: 2\n  base_features: 8\n  max_features: 32\n"
-           "train:\n  loader_threads: 1\n  augmentation: false\n  val_iterations: 2\n  checkpoint_every: 4\n";
+           "train:\n  loader_threads: 1\n  val_iterations: 2\n  checkpoint_every: 4\n";
     auto run = [](const std::string& args) {
       const CmdResult r = Nephron(args);
       ASSERT_EQ(r.code, 0) << args << "\n" << r.out;

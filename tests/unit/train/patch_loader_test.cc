@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <filesystem>
 
 #include "jobs/data/npy.h"
@@ -86,6 +88,32 @@ TEST_F(PatchLoaderTest, PatchesLargerThanTheCaseArePaddedWithIgnore) {
   EXPECT_EQ(b.image[inside], 0.0f);
   EXPECT_EQ(b.seg[inside], 0);
   EXPECT_EQ(b.image[inside + 1], 1.0f);
+}
+
+// A cut enlarged for rotation/scaling (8 x 10 x 12 around a final 4 x 4 x 6)
+// may reach past the case by half the margin on each side, as nnU-Net's
+// need_to_pad, so the final centre patch reaches every border of the case.
+TEST_F(PatchLoaderTest, AnEnlargedCutStillLetsTheFinalPatchReachEveryBorder) {
+  const data::Shape3 cut{8, 10, 12}, fin{4, 4, 6}, shape{10, 12, 14};
+  PatchSampler sampler(&store_, cut, 0.0, fin);
+  std::array<int64_t, 3> lowest{99, 99, 99}, highest{-99, -99, -99};
+  for (uint64_t seed = 0; seed < 400; ++seed) {
+    const PatchBatch b = sampler.Sample(1, seed);
+    for (int a = 0; a < 3; ++a) {
+      const int64_t final_lo = b.lower[0][a] + (cut[a] - fin[a]) / 2;  // CenterCrop's offset
+      lowest[a] = std::min(lowest[a], final_lo);
+      highest[a] = std::max(highest[a], final_lo + fin[a]);
+      EXPECT_GE(b.lower[0][a], -(cut[a] - fin[a]) / 2);  // never more padding than the margin
+    }
+  }
+  for (int a = 0; a < 3; ++a) {
+    EXPECT_EQ(lowest[a], 0) << "axis " << a;
+    EXPECT_EQ(highest[a], shape[a]) << "axis " << a;
+  }
+  // Without the final size (the old rule) the cut stays inside: the borders are never in a final patch.
+  PatchSampler inside(&store_, cut, 0.0);
+  for (uint64_t seed = 0; seed < 50; ++seed)
+    for (int a = 0; a < 3; ++a) EXPECT_GE(inside.Sample(1, seed).lower[0][a], 0);
 }
 
 TEST_F(PatchLoaderTest, DeterministicForASeed) {
