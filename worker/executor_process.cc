@@ -91,6 +91,7 @@ void Executor::RunEngine(proto::AssignMsg remote, bool remote_files) {
   proto::AssignMsg a = remote;
   std::unique_ptr<Mirror> mirror;
   std::vector<std::string> env;
+  std::vector<std::string> fetch_lines;  // go into the log file too, once it is fetched and open
   if (remote_files) {
     net::FileClientOptions fo = options_.files;
     fo.task = remote.task;
@@ -110,10 +111,10 @@ void Executor::RunEngine(proto::AssignMsg remote, bool remote_files) {
       return;
     }
     const MirrorStats& ms = mirror->stats();
-    AddLine("== fetched " + std::to_string(ms.files_fetched) + " files (" + Mb(ms.bytes_fetched) + "), " +
-                std::to_string(ms.files_unchanged) + " unchanged in the cache, " + std::to_string(ms.files_removed) +
-                " stale removed",
-            a);
+    fetch_lines.push_back("== fetched " + std::to_string(ms.files_fetched) + " files (" + Mb(ms.bytes_fetched) +
+                          ") from " + fo.endpoint + ", " + std::to_string(ms.files_unchanged) +
+                          " unchanged in the cache, " + std::to_string(ms.files_removed) + " stale removed");
+    AddLine(fetch_lines.back(), a);
   }
   // Uploads the experiment files `rel` (relative to the experiment folder) and the task's log.
   auto push = [&](const std::vector<std::string>& rel) -> Status {
@@ -139,6 +140,8 @@ void Executor::RunEngine(proto::AssignMsg remote, bool remote_files) {
   const std::string header = "== attempt " + std::to_string(a.attempt) + ": " + cmdline;
   if (log) log << header << "\n" << std::flush;
   AddLine(header, a);
+  for (const auto& l : fetch_lines)
+    if (log) log << l << "\n" << std::flush;
 
   const std::vector<std::string> roots = OutputRoots(a);
   const Snapshot before = TakeSnapshot(a.experiment_dir, roots);

@@ -321,7 +321,9 @@ TEST_F(RemoteFilesTest, FetchesInputsRunsOnTheMirrorAndUploadsOutputs) {
   // Its outputs and the log are on the coordinator's side, and reported.
   EXPECT_EQ(Read(served_ / "exp/fold_1/checkpoint_latest.pt"), "checkpoint of attempt 2\n");
   EXPECT_NE(Read(served_ / "exp/fold_1/training_log.jsonl").find("\"epoch\":1"), std::string::npos);
-  EXPECT_NE(Read(served_ / "exp/logs/7-train.log").find("== attempt 2"), std::string::npos);
+  const std::string task_log = Read(served_ / "exp/logs/7-train.log");
+  EXPECT_NE(task_log.find("== attempt 2"), std::string::npos) << task_log;
+  EXPECT_NE(task_log.find("== fetched 3 files"), std::string::npos) << task_log;  // spec, plans, checkpoint
   std::set<std::string> paths;
   for (const auto& f : ev.done->artifacts) paths.insert(f.path);
   EXPECT_EQ(paths, (std::set<std::string>{"fold_1/checkpoint_latest.pt", "fold_1/training_log.jsonl"}));
