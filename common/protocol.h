@@ -116,9 +116,9 @@ struct HeartbeatMsg {
   MSGPACK_DEFINE_MAP(task, attempt);
 };
 
-// What to run. The worker turns it into an engine invocation; every path is
-// under the coordinator's data root, which workers can reach (shared or local
-// file system).
+// What to run. The worker turns it into an engine invocation. Paths are the
+// coordinator's: a worker that cannot see them fetches the files (see
+// worker/mirror.h) and runs on its local copy.
 struct AssignMsg {
   static constexpr MsgType kType = MsgType::kAssign;
   int64_t task = 0;
@@ -136,8 +136,9 @@ struct AssignMsg {
   std::string log_path;        // where the worker appends the task's output
   double noop_seconds = 0;     // noop (tests, load test): how long to pretend to work
   int threads = 0;             // engine threads (spec resources.threads); 0: the worker's --threads
+  std::string checkpoint;      // predict: the spec's inference.checkpoint (what a fetching worker pulls)
   MSGPACK_DEFINE_MAP(task, attempt, kind, experiment, experiment_dir, data_dir, spec_path, fold, shard, num_shards,
-                     cases, output_dir, log_path, noop_seconds, threads);
+                     cases, output_dir, log_path, noop_seconds, threads, checkpoint);
 };
 
 struct CancelMsg {

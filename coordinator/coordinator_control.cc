@@ -57,6 +57,7 @@ Result<proto::AssignMsg> Coordinator::BuildAssign(const TaskRecord& t, const Exp
   a.data_dir = spec.dataset.root;
   if (files_ && !a.data_dir.empty()) files_->AddReadOnlyRoot(a.data_dir);  // for workers that fetch their inputs
   a.threads = spec.resources.threads;
+  a.checkpoint = spec.inference.checkpoint;
   a.spec_path = e.dir + "/spec.yaml";
   a.output_dir = e.dir + "/predictions";
   a.log_path = e.dir + "/logs/" + std::to_string(t.id) + "-" + SafeDirName(t.name) + ".log";

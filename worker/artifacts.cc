@@ -32,8 +32,14 @@ std::vector<std::string> ExperimentInputs(const proto::AssignMsg& a) {
     add({"nnUNetPlans_3d_fullres/*"});
   if (a.kind == "train" || a.kind == "validate") p.push_back(fold);
   if (a.kind == "crossval") add({"fold_*/validation/*", "crossval/*", "postprocessing.json"});
-  if (a.kind == "predict") add({"fold_*/checkpoint_final.pt", "fold_*/checkpoint_best.pt", "fold_*/checkpoint_latest.pt",
-                                "postprocessing.json", "predictions/*"});
+  if (a.kind == "predict") {
+    // The checkpoint the spec names (every kind when the coordinator did not say).
+    if (a.checkpoint.empty())
+      add({"fold_*/checkpoint_final.pt", "fold_*/checkpoint_best.pt", "fold_*/checkpoint_latest.pt"});
+    else
+      p.push_back("fold_*/checkpoint_" + a.checkpoint + ".pt");
+    add({"postprocessing.json", "predictions/*"});
+  }
   if (a.kind == "evaluate") add({"predictions/*"});
   return p;
 }

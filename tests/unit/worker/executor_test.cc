@@ -1,5 +1,6 @@
 #include "worker/artifacts.h"
 #include "worker/executor.h"
+#include "worker/mirror.h"
 #include "worker/worker.h"
 
 #include <gtest/gtest.h>
@@ -354,6 +355,28 @@ TEST_F(RemoteFilesTest, AnUnreachableCoordinatorFailsTheTaskBeforeItRuns) {
   EXPECT_FALSE(ev.done->ok);
   EXPECT_FALSE(ev.done->permanent);  // another worker, or later, may reach it
   EXPECT_NE(ev.done->error.find("fetching the task's files"), std::string::npos) << ev.done->error;
+}
+
+TEST(ExperimentInputsTest, EachKindPullsWhatItReadsAndWrites) {
+  proto::AssignMsg a;
+  a.kind = "train";
+  a.fold = 3;
+  std::vector<std::string> p = ExperimentInputs(a);
+  EXPECT_TRUE(MatchesAny("fold_3/checkpoint_latest.pt", p));
+  EXPECT_TRUE(MatchesAny("nnUNetPlans_3d_fullres/case_00001.npy", p));
+  EXPECT_TRUE(MatchesAny("plans.json", p));
+  EXPECT_FALSE(MatchesAny("fold_2/checkpoint_latest.pt", p));
+  EXPECT_FALSE(MatchesAny("predictions/case_00009.nii.gz", p));
+  EXPECT_FALSE(ReadsRawData(a));
+  a.kind = "predict";
+  a.checkpoint = "best";
+  p = ExperimentInputs(a);
+  EXPECT_TRUE(MatchesAny("fold_0/checkpoint_best.pt", p));
+  EXPECT_FALSE(MatchesAny("fold_0/checkpoint_final.pt", p));
+  EXPECT_FALSE(MatchesAny("nnUNetPlans_3d_fullres/case_00001.npy", p));
+  EXPECT_TRUE(ReadsRawData(a));
+  a.checkpoint.clear();
+  EXPECT_TRUE(MatchesAny("fold_4/checkpoint_final.pt", ExperimentInputs(a)));
 }
 
 TEST(NeedsRemoteFilesTest, TheTokenDecides) {
