@@ -17,12 +17,12 @@
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <set>
 #include <thread>
 
 #include "common/file_transfer.h"
 #include "coordinator/store.h"
 #include "tests/fakes/daemons.h"
+#include "tests/fakes/experiment_checks.h"
 #include "tests/fakes/run_nephron.h"
 
 namespace nephron {
@@ -207,29 +207,13 @@ TEST_F(MultiHostTest, ArtifactsGoOverTheWireAndALostHostsFoldResumesElsewhere) {
       120))
       << Logs();
 
-  // 4. Everything completes.
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        auto ex = db->GetExperiment(exp);
-        return ex.ok() && ex->state != coord::ExperimentState::kRunning;
-      },
-      900))
-      << Logs();
+  // 4. Everything completes; nothing ran twice; every epoch's metrics once per fold.
+  ASSERT_TRUE(testing::WaitFinished(*db, exp, 900)) << Logs();
   e = *db->GetExperiment(exp);
   ASSERT_EQ(e.state, coord::ExperimentState::kSucceeded) << e.error << "\n" << Logs();
-  auto tasks = db->ListTasks(exp);
-  ASSERT_TRUE(tasks.ok());
-  for (const auto& t : *tasks) {
-    EXPECT_EQ(t.state, coord::TaskState::kSucceeded) << t.name;
-    EXPECT_EQ(t.attempt, t.id == victim.id ? 2 : 1) << t.name;  // nothing ran twice
-  }
+  testing::ExpectEachTaskOnceAndEveryEpochOnce(*db, exp, victim.id, kEpochs, 2);
   // The second attempt resumed from the first one's uploaded checkpoint, not from epoch 0.
-  std::string victim_log;
-  for (const auto& f : fs::directory_iterator(e.dir + "/logs"))
-    if (f.path().filename().string().rfind(std::to_string(victim.id) + "-", 0) == 0) {
-      std::ifstream in(f.path());
-      victim_log.assign(std::istreambuf_iterator<char>(in), {});
-    }
+  const std::string victim_log = testing::TaskLog(e.dir, victim.id);
   const auto second = victim_log.find("== attempt 2:");
   ASSERT_NE(second, std::string::npos) << victim_log;
   const auto resumed = victim_log.find("resumed from", second);
@@ -237,17 +221,6 @@ TEST_F(MultiHostTest, ArtifactsGoOverTheWireAndALostHostsFoldResumesElsewhere) {
   const auto at_epoch = victim_log.find("at epoch ", resumed);
   ASSERT_NE(at_epoch, std::string::npos);
   EXPECT_GE(std::atoi(victim_log.c_str() + at_epoch + 9), 2) << victim_log.substr(resumed, 200);
-  // Every epoch's metrics once per fold.
-  auto metrics = db->Metrics(exp);
-  ASSERT_TRUE(metrics.ok());
-  std::map<int64_t, std::multiset<int>> epochs;
-  for (const auto& m : *metrics) epochs[m.task_id].insert(m.epoch);
-  std::multiset<int> want;
-  for (int k = 1; k <= kEpochs; ++k) want.insert(k);
-  for (const auto& t : *tasks) {
-    if (t.kind != "train") continue;
-    EXPECT_EQ(epochs[t.id], want) << t.name;
-  }
 
   // The outputs are on the coordinator's disk (only the link could bring them), as recorded.
   auto artifacts = db->Artifacts(exp);

@@ -12,13 +12,13 @@
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <set>
 #include <thread>
 
 #include "common/curve.h"
 #include "common/file_transfer.h"
 #include "coordinator/store.h"
 #include "tests/fakes/daemons.h"
+#include "tests/fakes/experiment_checks.h"
 #include "tests/fakes/run_nephron.h"
 
 namespace nephron {
@@ -168,47 +168,18 @@ TEST_F(OrchestrationTest, SurvivesKilledWorkerAndKilledCoordinator) {
       << Logs();
 
   // 3. Everything completes.
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        auto e = db->GetExperiment(exp);
-        return e.ok() && e->state != coord::ExperimentState::kRunning;
-      },
-      600))
-      << Logs();
+  ASSERT_TRUE(testing::WaitFinished(*db, exp, 600)) << Logs();
   auto e = db->GetExperiment(exp);
   ASSERT_EQ(e->state, coord::ExperimentState::kSucceeded) << e->error << "\n" << Logs();
 
-  // No task lost or done twice: every task succeeded; only the victim needed a second attempt.
-  auto tasks = db->ListTasks(exp);
-  ASSERT_TRUE(tasks.ok());
-  for (const auto& t : *tasks) {
-    EXPECT_EQ(t.state, coord::TaskState::kSucceeded) << t.name;
-    EXPECT_EQ(t.attempt, t.id == victim.id ? 2 : 1) << t.name;
-  }
+  // No task lost or done twice: every task succeeded; only the victim needed a second attempt;
+  // every epoch's metrics recorded exactly once, for every fold.
+  testing::ExpectEachTaskOnceAndEveryEpochOnce(*db, exp, victim.id, kEpochs, 2);
   // The victim's second attempt resumed from its checkpoint, not from epoch 0.
-  std::string victim_log;
-  for (const auto& f : fs::directory_iterator(e->dir + "/logs"))
-    if (f.path().filename().string().rfind(std::to_string(victim.id) + "-", 0) == 0) {
-      std::ifstream in(f.path());
-      victim_log.assign(std::istreambuf_iterator<char>(in), {});
-    }
+  const std::string victim_log = testing::TaskLog(e->dir, victim.id);
   const auto second = victim_log.find("== attempt 2:");
   ASSERT_NE(second, std::string::npos) << victim_log;
   EXPECT_NE(victim_log.find("resum", second), std::string::npos) << victim_log;
-  // Every epoch's metrics recorded exactly once, for every fold.
-  auto metrics = db->Metrics(exp);
-  ASSERT_TRUE(metrics.ok());
-  std::map<int64_t, std::multiset<int>> epochs;
-  for (const auto& m : *metrics) epochs[m.task_id].insert(m.epoch);
-  int trains = 0;
-  for (const auto& t : *tasks) {
-    if (t.kind != "train") continue;
-    ++trains;
-    std::multiset<int> want;
-    for (int k = 1; k <= kEpochs; ++k) want.insert(k);
-    EXPECT_EQ(epochs[t.id], want) << t.name;
-  }
-  EXPECT_EQ(trains, 2);
 
   // Every task's outputs are recorded with size and content hash.
   auto artifacts = db->Artifacts(exp);
