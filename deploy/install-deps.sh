@@ -19,6 +19,7 @@ PACKAGES=(
   nlohmann-json3-dev           # JSON files (plans, fingerprints, reports)
   libcli11-dev                 # command-line parsing
   zlib1g-dev
+  iproute2                     # `ip netns`: the multi-host test's network namespaces
   chromium fonts-dejavu-core   # headless browser (and a font) for the web UI tests
 )
 # Container builds need no browser (NEPHRON_NO_BROWSER=1).
