@@ -81,6 +81,13 @@ Result<std::string> Sha256OfFile(const std::string& path) {
 
 // ---- server ------------------------------------------------------------------
 
+struct FileServer::Upload {
+  Digest digest;
+  int64_t hashed = 0;  // bytes of the part the digest covers
+};
+
+FileServer::~FileServer() = default;
+
 FileServer::FileServer(std::vector<std::string> roots) {
   for (const auto& r : roots) roots_.push_back({fs::weakly_canonical(fs::absolute(r)).string(), true});
 }
@@ -209,7 +216,11 @@ proto::FileWrittenMsg FileServer::Write(const proto::FileWriteMsg& m) {
   std::error_code ec;
   fs::create_directories(fs::path(part).parent_path(), ec);
   // Offset 0 starts the upload over.
-  if (m.offset == 0) fs::remove(part, ec);
+  if (m.offset == 0) {
+    fs::remove(part, ec);
+    std::lock_guard<std::mutex> lock(mu_);
+    uploads_[*p] = std::make_unique<Upload>();
+  }
   out.size = std::max<int64_t>(0, FileSize(part));
   if (m.offset != out.size) return out;  // not where the part ends: the client resumes from out.size
   if (Sha256Hex(m.data.data(), m.data.size()) != m.sha256) return out.error = "chunk hash mismatch", out;
@@ -218,6 +229,16 @@ proto::FileWrittenMsg FileServer::Write(const proto::FileWriteMsg& m) {
   const bool ok = ::write(fd, m.data.data(), m.data.size()) == static_cast<ssize_t>(m.data.size());
   ::close(fd);
   if (!ok) return out.error = "cannot write " + part + ": " + std::strerror(errno), out;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = uploads_.find(*p);
+    if (it != uploads_.end() && it->second->hashed == m.offset) {
+      it->second->digest.Update(m.data.data(), m.data.size());
+      it->second->hashed += static_cast<int64_t>(m.data.size());
+    } else if (it != uploads_.end()) {
+      uploads_.erase(it);
+    }
+  }
   out.size += static_cast<int64_t>(m.data.size());
   return out;
 }
@@ -231,13 +252,27 @@ proto::FileWrittenMsg FileServer::Commit(const proto::FileCommitMsg& m) {
   out.size = FileSize(part);
   if (out.size != m.size) return out.error = "the upload has " + std::to_string(out.size) + " bytes, not " +
                                              std::to_string(m.size), out;
-  auto sha = Sha256OfFile(part);
+  Result<std::string> sha = std::string();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = uploads_.find(*p);
+    if (it != uploads_.end() && it->second->hashed == out.size) sha = it->second->digest.Hex();
+    if (it != uploads_.end()) uploads_.erase(it);
+  }
+  if (sha.ok() && sha->empty()) sha = Sha256OfFile(part);  // no running digest: one pass over the file
   if (!sha.ok() || *sha != m.sha256) {
     std::error_code ec;
     fs::remove(part, ec);  // start over
     return out.error = "whole-file hash mismatch; upload again", out;
   }
   if (::rename(part.c_str(), p->c_str()) != 0) return out.error = "cannot rename " + part + ": " + std::strerror(errno), out;
+  // The committed version's hash is known: the next FileStat needs no pass over it either.
+  std::error_code ec;
+  const auto mtime = fs::last_write_time(*p, ec).time_since_epoch().count();
+  if (!ec) {
+    std::lock_guard<std::mutex> lock(mu_);
+    hashes_[*p] = {out.size, static_cast<int64_t>(mtime), *sha};
+  }
   out.committed = true;
   return out;
 }

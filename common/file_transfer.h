@@ -47,6 +47,7 @@ class FileServer {
   // `roots` are the folders it serves and accepts uploads into; relative
   // paths are resolved against the first. Anything outside them is refused.
   explicit FileServer(std::vector<std::string> roots);
+  ~FileServer();
   // Also serves `root` (a raw data set), but never writes into it.
   void AddReadOnlyRoot(const std::string& root);
   // Asked before every upload chunk and commit, with the absolute path and the
@@ -88,6 +89,11 @@ class FileServer {
   WriteGuard guard_;
   std::mutex mu_;
   std::map<std::string, Hashed> hashes_;  // path -> hash of the version last stat'ed
+  // Uploads in progress: the SHA-256 of what was appended so far, so a commit
+  // needs no second pass over the file (dropped when chunks arrive out of
+  // order or after a restart: the commit then hashes the file).
+  struct Upload;
+  std::map<std::string, std::unique_ptr<Upload>> uploads_;
   int corrupt_every_ = 0;
   std::atomic<int64_t> chunks_sent_{0};
 };

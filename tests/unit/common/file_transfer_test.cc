@@ -363,6 +363,38 @@ TEST_F(FileTransferTest, MirrorPushUploadsAndTrimDropsTheLeastRecentlyUsed) {
   EXPECT_TRUE(fs::exists(old_f));  // the coordinator's copy is untouched
 }
 
+// The server hashes an upload as its chunks arrive; the commit still checks
+// the client's whole-file hash against it, and the new version's hash serves
+// the next FileStat.
+TEST_F(FileTransferTest, CommitChecksTheRunningHashOfTheUpload) {
+  auto call = [&](const auto& msg) {
+    auto d = proto::Decode(proto::Encode(msg, 1));
+    EXPECT_TRUE(d.ok());
+    return *proto::Decode(server_->Handle(*d));
+  };
+  const std::string a = RandomBytes(1000, 21), b = RandomBytes(500, 22);
+  for (const auto& [offset, data] : {std::pair<int64_t, std::string>{0, a}, {1000, b}}) {
+    auto w = call(proto::FileWriteMsg{"up.bin", offset, data, Sha256Hex(data.data(), data.size())}).Body<proto::FileWrittenMsg>();
+    ASSERT_TRUE(w.ok() && w->error.empty()) << (w.ok() ? w->error : w.status().message());
+  }
+  auto bad = call(proto::FileCommitMsg{"up.bin", 1500, std::string(64, '0')}).Body<proto::FileWrittenMsg>();
+  ASSERT_TRUE(bad.ok());
+  EXPECT_FALSE(bad->committed);
+  EXPECT_NE(bad->error.find("hash mismatch"), std::string::npos) << bad->error;
+  EXPECT_FALSE(fs::exists(dir_ / "served/up.bin"));
+  // Again, with the right hash.
+  const std::string whole = a + b;
+  for (const auto& [offset, data] : {std::pair<int64_t, std::string>{0, a}, {1000, b}})
+    ASSERT_TRUE(call(proto::FileWriteMsg{"up.bin", offset, data, Sha256Hex(data.data(), data.size())}).Body<proto::FileWrittenMsg>().ok());
+  auto good = call(proto::FileCommitMsg{"up.bin", 1500, Sha256Hex(whole.data(), whole.size())}).Body<proto::FileWrittenMsg>();
+  ASSERT_TRUE(good.ok());
+  EXPECT_TRUE(good->committed) << good->error;
+  EXPECT_EQ(Read(dir_ / "served/up.bin"), whole);
+  auto info = call(proto::FileStatMsg{"up.bin"}).Body<proto::FileInfoMsg>();
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->sha256, Sha256Hex(whole.data(), whole.size()));
+}
+
 TEST(MirrorPatternTest, MatchesAny) {
   EXPECT_TRUE(worker::MatchesAny("anything", {}));
   EXPECT_TRUE(worker::MatchesAny("fold_3/checkpoint_final.pt", {"fold_*/checkpoint_final.pt"}));
