@@ -43,6 +43,12 @@ Status Coordinator::MayUpload(const std::string& path, int64_t task, int attempt
   if (it == in_flight_.end() || it->second.attempt != attempt)
     return FailedPrecondition("task " + std::to_string(task) + " attempt " + std::to_string(attempt) +
                               " is not running any more: its outputs are stale and refused");
+  // Under CURVE only the key of the worker running the attempt may upload its outputs.
+  auto w = workers_.find(it->second.worker);
+  if (w != workers_.end() && !w->second.rec.key_name.empty() && w->second.rec.key_name != file_peer_key_)
+    return FailedPrecondition("task " + std::to_string(task) + " attempt " + std::to_string(attempt) + " runs on " +
+                              it->second.worker + " (key " + w->second.rec.key_name + "); an upload for it from key '" +
+                              file_peer_key_ + "' is refused");
   ASSIGN_OR_RETURN(TaskRecord t, store_->GetTask(task));
   ASSIGN_OR_RETURN(ExperimentRecord e, store_->GetExperiment(t.experiment_id));
   const std::string dir = std::filesystem::weakly_canonical(std::filesystem::absolute(e.dir)).string();
@@ -161,6 +167,7 @@ void Coordinator::HandleMessage(const std::string& routing_id, const std::string
   const proto::MsgType type = d->envelope.type;
   // Files answer any authenticated connection, registered or not.
   if (net::FileServer::Handles(type)) {
+    file_peer_key_ = socket_->last_user_id();  // MayUpload binds uploads to the running worker's key
     SendRaw(routing_id, files_->Handle(*d));
     return;
   }

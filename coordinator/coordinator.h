@@ -123,6 +123,7 @@ class Coordinator : public Control {
   // FileServer's write guard: uploads only for a running attempt, into its experiment.
   Status MayUpload(const std::string& path, int64_t task, int attempt);
   std::string root_token_;
+  std::string file_peer_key_;  // the CURVE key name of the File* request being handled
   std::unique_ptr<net::FileServer> files_;  // File* requests: files under the data root
   std::string endpoint_;
 
