@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <random>
 
 namespace nephron::net {
@@ -330,6 +331,46 @@ struct Pending {
   int retries = 0;
 };
 
+// The receiving side of a credit-window transfer (fetch and upload): waits
+// for the next answer to one of `pending`'s requests and takes it out of
+// `pending`; nullopt while nothing usable arrived. After timeout_ms of
+// silence it calls `on_silence` (which asks again), at most max_retries
+// times; a cancel stops it.
+class AnswerWaiter {
+ public:
+  AnswerWaiter(Socket& socket, const FileClientOptions& o, std::string what)
+      : socket_(socket), o_(o), what_(std::move(what)) {}
+
+  using Answer = std::optional<std::pair<Pending, proto::Decoded>>;
+
+  Result<Answer> Next(std::map<uint64_t, Pending>& pending, const std::function<Status()>& on_silence) {
+    if (o_.cancel && o_.cancel->load()) return Cancelled(what_ + ": cancelled");
+    ASSIGN_OR_RETURN(std::optional<Frames> r, socket_.Recv(100));
+    if (!r.has_value() || r->empty()) {
+      if (Clock::now() - last_answer_ < std::chrono::milliseconds(o_.timeout_ms)) return Answer();
+      if (++silences_ > o_.max_retries) return Status(StatusCode::kUnavailable, what_ + ": no answer from " + o_.endpoint);
+      RETURN_IF_ERROR(on_silence());
+      last_answer_ = Clock::now();
+      return Answer();
+    }
+    last_answer_ = Clock::now();
+    auto dec = proto::Decode(r->back());
+    if (!dec.ok()) return Answer();
+    auto it = pending.find(dec->envelope.request_id);
+    if (it == pending.end()) return Answer();  // an answer to a request asked again since
+    Answer out = std::make_pair(it->second, std::move(*dec));
+    pending.erase(it);
+    return out;
+  }
+
+ private:
+  Socket& socket_;
+  const FileClientOptions& o_;
+  std::string what_;
+  Clock::time_point last_answer_ = Clock::now();
+  int silences_ = 0;
+};
+
 // Waits for the answer with id `id` (answers to older ids are dropped);
 // resends `request` on silence, up to `retries` times.
 Result<proto::Decoded> Roundtrip(Socket& s, const std::string& request, uint64_t id, const FileClientOptions& o) {
@@ -402,37 +443,26 @@ Result<TransferStats> FileClient::Fetch(const std::string& remote, const std::st
     ::close(fd);
     return s;
   };
-  auto last_answer = Clock::now();
-  int silences = 0;
+  AnswerWaiter waiter(*socket_, options_, "fetch " + remote);
+  // Silence: ask again for everything outstanding (the server is stateless).
+  auto ask_again = [&]() -> Status {
+    std::vector<Pending> again;
+    for (auto& [id, p] : pending) again.push_back(p);
+    pending.clear();
+    for (const auto& p : again) RETURN_IF_ERROR(ask(p));
+    return Status::Ok();
+  };
   while (next < info.size || !pending.empty()) {
     while (next < info.size && static_cast<int>(pending.size()) < options_.credit) {
       const int64_t len = std::min(options_.chunk_bytes, info.size - next);
       if (Status s = ask({next, len, 0}); !s.ok()) return fail(s);
       next += len;
     }
-    if (options_.cancel && options_.cancel->load()) return fail(Cancelled("fetch " + remote + ": cancelled"));
-    auto r = socket_->Recv(100);
-    if (!r.ok()) return fail(r.status());
-    if (!r->has_value() || (*r)->empty()) {
-      if (Clock::now() - last_answer < std::chrono::milliseconds(options_.timeout_ms)) continue;
-      // Silence: ask again for everything outstanding (the server is stateless).
-      if (++silences > options_.max_retries)
-        return fail(Status(StatusCode::kUnavailable, "fetch " + remote + ": no answer from " + options_.endpoint));
-      std::vector<Pending> again;
-      for (auto& [id, p] : pending) again.push_back(p);
-      pending.clear();
-      for (const auto& p : again)
-        if (Status s = ask(p); !s.ok()) return fail(s);
-      last_answer = Clock::now();
-      continue;
-    }
-    last_answer = Clock::now();
-    auto dec = proto::Decode((*r)->back());
-    if (!dec.ok()) continue;
-    auto it = pending.find(dec->envelope.request_id);
-    if (it == pending.end()) continue;  // an answer to a request asked again since
-    Pending p = it->second;
-    pending.erase(it);
+    auto answer = waiter.Next(pending, ask_again);
+    if (!answer.ok()) return fail(answer.status());
+    if (!answer->has_value()) continue;
+    Pending p = (*answer)->first;
+    const proto::Decoded* dec = &(*answer)->second;
     auto chunk = dec->Body<proto::FileChunkMsg>();
     if (chunk.ok() && !chunk->error.empty()) return fail(InvalidArgument("fetch " + remote + ": " + chunk->error));
     const bool good = chunk.ok() && static_cast<int64_t>(chunk->data.size()) == p.length &&
@@ -506,8 +536,6 @@ Result<TransferStats> FileClient::Upload(const std::string& local, const std::st
     pending[id] = p;
     return socket_->Send({proto::Encode(w, id)});
   };
-  auto last_answer = Clock::now();
-  int silences = 0;
   int64_t confirmed = next;
   if (size == 0) {  // nothing to send, but the part must exist: a write at offset 0 creates it
     proto::FileWriteMsg empty{remote, 0, "", Sha256Hex("", 0), options_.task, options_.attempt};
@@ -515,31 +543,23 @@ Result<TransferStats> FileClient::Upload(const std::string& local, const std::st
     auto e = Roundtrip(*socket_, proto::Encode(empty, id), id, options_);
     if (!e.ok()) return fail(e.status());
   }
+  AnswerWaiter waiter(*socket_, options_, "upload " + remote);
+  auto resync = [&]() -> Status {  // silence: resynchronise from what the server has
+    pending.clear();
+    next = confirmed;
+    return Status::Ok();
+  };
   while (confirmed < size) {
     while (next < size && static_cast<int>(pending.size()) < options_.credit) {
       const int64_t len = std::min(options_.chunk_bytes, size - next);
       if (Status s = send({next, len, 0}); !s.ok()) return fail(s);
       next += len;
     }
-    if (options_.cancel && options_.cancel->load()) return fail(Cancelled("upload " + remote + ": cancelled"));
-    auto r = socket_->Recv(100);
-    if (!r.ok()) return fail(r.status());
-    if (!r->has_value() || (*r)->empty()) {
-      if (Clock::now() - last_answer < std::chrono::milliseconds(options_.timeout_ms)) continue;
-      if (++silences > options_.max_retries)
-        return fail(Status(StatusCode::kUnavailable, "upload " + remote + ": no answer from " + options_.endpoint));
-      pending.clear();  // resynchronise from what the server has
-      next = confirmed;
-      last_answer = Clock::now();
-      continue;
-    }
-    last_answer = Clock::now();
-    auto dec = proto::Decode((*r)->back());
-    if (!dec.ok()) continue;
-    auto it = pending.find(dec->envelope.request_id);
-    if (it == pending.end()) continue;
-    Pending p = it->second;
-    pending.erase(it);
+    auto answer = waiter.Next(pending, resync);
+    if (!answer.ok()) return fail(answer.status());
+    if (!answer->has_value()) continue;
+    Pending p = (*answer)->first;
+    const proto::Decoded* dec = &(*answer)->second;
     auto w = dec->Body<proto::FileWrittenMsg>();
     if (!w.ok()) continue;
     if (!w->error.empty()) {

@@ -49,9 +49,13 @@ Status Coordinator::MayUpload(const std::string& path, int64_t task, int attempt
     return FailedPrecondition("task " + std::to_string(task) + " attempt " + std::to_string(attempt) + " runs on " +
                               it->second.worker + " (key " + w->second.rec.key_name + "); an upload for it from key '" +
                               file_peer_key_ + "' is refused");
-  ASSIGN_OR_RETURN(TaskRecord t, store_->GetTask(task));
-  ASSIGN_OR_RETURN(ExperimentRecord e, store_->GetExperiment(t.experiment_id));
-  const std::string dir = std::filesystem::weakly_canonical(std::filesystem::absolute(e.dir)).string();
+  std::string& dir = it->second.upload_dir;  // looked up once per attempt, not per chunk
+  if (dir.empty()) {
+    ASSIGN_OR_RETURN(TaskRecord t, store_->GetTask(task));
+    ASSIGN_OR_RETURN(ExperimentRecord e, store_->GetExperiment(t.experiment_id));
+    if (e.dir.empty()) return FailedPrecondition("task " + std::to_string(task) + "'s experiment has no folder");
+    dir = std::filesystem::weakly_canonical(std::filesystem::absolute(e.dir)).string();
+  }
   if (path.compare(0, dir.size() + 1, dir + "/") != 0)
     return FailedPrecondition(path + " is outside the folder of task " + std::to_string(task) + "'s experiment");
   return Status::Ok();

@@ -83,6 +83,7 @@ class Coordinator : public Control {
     std::string worker;
     int64_t orphan_since_ms = -1;   // >= 0: nobody reported it yet (after a restart or a loss)
     int64_t last_progress_store_ms = 0;
+    std::string upload_dir = {};    // its experiment folder, canonical (MayUpload's cache)
   };
   struct Outgoing {
     std::string worker;
