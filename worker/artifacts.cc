@@ -79,7 +79,7 @@ std::vector<proto::ArtifactInfo> ChangedFiles(const std::string& exp_dir, const 
   std::vector<proto::ArtifactInfo> out;
   for (const auto& [path, stamp] : TakeSnapshot(exp_dir, roots)) {
     auto it = before.find(path);
-    if (it != before.end() && it->second.size == stamp.size && it->second.mtime_ns == stamp.mtime_ns) continue;
+    if (it != before.end() && it->second == stamp) continue;
     if (path.find(".tmp") != std::string::npos) continue;  // another writer's temporary file
     auto hash = Sha256File((fs::path(exp_dir) / path).string());
     if (!hash.ok()) continue;  // replaced meanwhile (atomic rename by a concurrent shard)

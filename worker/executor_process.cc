@@ -91,7 +91,7 @@ void Executor::RunEngine(proto::AssignMsg remote, bool remote_files) {
   proto::AssignMsg a = remote;
   std::unique_ptr<Mirror> mirror;
   std::vector<std::string> env;
-  std::vector<std::string> fetch_lines;  // go into the log file too, once it is fetched and open
+  std::string fetch_summary;  // goes into the log file too, once it is fetched and open
   if (remote_files) {
     net::FileClientOptions fo = options_.files;
     fo.task = remote.task;
@@ -111,10 +111,10 @@ void Executor::RunEngine(proto::AssignMsg remote, bool remote_files) {
       return;
     }
     const MirrorStats& ms = mirror->stats();
-    fetch_lines.push_back("== fetched " + std::to_string(ms.files_fetched) + " files (" + Mb(ms.bytes_fetched) +
-                          ") from " + fo.endpoint + ", " + std::to_string(ms.files_unchanged) +
-                          " unchanged in the cache, " + std::to_string(ms.files_removed) + " stale removed");
-    AddLine(fetch_lines.back(), a);
+    fetch_summary = "== fetched " + std::to_string(ms.files_fetched) + " files (" + Mb(ms.bytes_fetched) + ") from " +
+                    fo.endpoint + ", " + std::to_string(ms.files_unchanged) + " unchanged in the cache, " +
+                    std::to_string(ms.files_removed) + " stale removed";
+    AddLine(fetch_summary, a);
   }
   // Uploads the experiment files `rel` (relative to the experiment folder) and the task's log.
   auto push = [&](const std::vector<std::string>& rel) -> Status {
@@ -140,8 +140,7 @@ void Executor::RunEngine(proto::AssignMsg remote, bool remote_files) {
   const std::string header = "== attempt " + std::to_string(a.attempt) + ": " + cmdline;
   if (log) log << header << "\n" << std::flush;
   AddLine(header, a);
-  for (const auto& l : fetch_lines)
-    if (log) log << l << "\n" << std::flush;
+  if (log && !fetch_summary.empty()) log << fetch_summary << "\n" << std::flush;
 
   const std::vector<std::string> roots = OutputRoots(a);
   const Snapshot before = TakeSnapshot(a.experiment_dir, roots);
@@ -160,14 +159,8 @@ void Executor::RunEngine(proto::AssignMsg remote, bool remote_files) {
   // A training's checkpoint_latest.pt goes to the coordinator as soon as it is
   // saved: it is what a re-run on another worker resumes from.
   const std::string latest_rel = "fold_" + std::to_string(a.fold) + "/checkpoint_latest.pt";
-  auto stamp_of = [&](const std::string& rel) {
-    std::error_code ec;
-    const auto p = std::filesystem::path(a.experiment_dir) / rel;
-    return std::filesystem::last_write_time(p, ec).time_since_epoch().count() ^
-           static_cast<int64_t>(std::filesystem::file_size(p, ec));
-  };
   const bool upload_checkpoints = mirror && a.kind == "train";
-  int64_t latest_stamp = upload_checkpoints ? stamp_of(latest_rel) : 0;
+  Snapshot latest = upload_checkpoints ? TakeSnapshot(a.experiment_dir, {latest_rel}) : Snapshot();
   auto last_upload_check = Clock::now();
   std::deque<std::string> tail;  // last lines, for the error message
   std::string partial;
@@ -204,11 +197,11 @@ void Executor::RunEngine(proto::AssignMsg remote, bool remote_files) {
     if (upload_checkpoints && !cancel_ &&
         Clock::now() - last_upload_check > std::chrono::milliseconds(options_.checkpoint_upload_ms)) {
       last_upload_check = Clock::now();
-      const int64_t now_stamp = stamp_of(latest_rel);
-      if (now_stamp != latest_stamp && FileExists(a.experiment_dir + "/" + latest_rel)) {
+      const Snapshot now = TakeSnapshot(a.experiment_dir, {latest_rel});
+      if (!now.empty() && now != latest) {
         const Status s = push({latest_rel, "fold_" + std::to_string(a.fold) + "/training_log.jsonl"});
         // Not fatal: the final upload, or the next checkpoint, tries again.
-        if (s.ok()) latest_stamp = now_stamp;
+        if (s.ok()) latest = now;
         AddLine(s.ok() ? "== uploaded " + latest_rel : "== could not upload " + latest_rel + ": " + s.message(), a);
       }
     }
