@@ -220,7 +220,8 @@ TEST_F(MultiHostTest, ArtifactsGoOverTheWireAndALostHostsFoldResumesElsewhere) {
   ASSERT_NE(resumed, std::string::npos) << victim_log;
   const auto at_epoch = victim_log.find("at epoch ", resumed);
   ASSERT_NE(at_epoch, std::string::npos);
-  EXPECT_GE(std::atoi(victim_log.c_str() + at_epoch + 9), 2) << victim_log.substr(resumed, 200);
+  // At least epoch 1: the link may be cut before the newest checkpoint's upload (they go every 2 s).
+  EXPECT_GE(std::atoi(victim_log.c_str() + at_epoch + 9), 1) << victim_log.substr(resumed, 200);
 
   // The outputs are on the coordinator's disk (only the link could bring them), as recorded.
   auto artifacts = db->Artifacts(exp);
