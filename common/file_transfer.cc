@@ -82,6 +82,29 @@ Result<std::string> Sha256OfFile(const std::string& path) {
 
 // ---- server ------------------------------------------------------------------
 
+std::string UploadPartPath(const std::string& path, int64_t task, int attempt) {
+  if (task <= 0) return path + ".part";
+  return path + "." + std::to_string(task) + "-" + std::to_string(attempt) + ".part";
+}
+
+bool IsPartFile(const std::string& name) { return name.size() > 5 && name.compare(name.size() - 5, 5, ".part") == 0; }
+
+int RemoveUploadParts(const std::string& dir, int64_t task, int attempt) {
+  const std::string suffix = fs::path(UploadPartPath("", task, attempt)).string();  // ".T-A.part"
+  int removed = 0;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0 &&
+        it->is_regular_file(ec)) {
+      std::error_code rm;
+      removed += fs::remove(it->path(), rm) ? 1 : 0;
+    }
+  }
+  return removed;
+}
+
 struct FileServer::Upload {
   Digest digest;
   int64_t hashed = 0;  // bytes of the part the digest covers
@@ -142,8 +165,7 @@ proto::FileListingMsg FileServer::List(const proto::FileListMsg& m) {
   if (!p.ok()) return out.error = p.status().message(), out;
   std::error_code ec;
   auto add = [&](const fs::path& f, const std::string& rel) {
-    const std::string name = f.filename().string();
-    if (name.size() > 5 && name.compare(name.size() - 5, 5, ".part") == 0) return;
+    if (IsPartFile(f.filename().string())) return;
     std::error_code e;
     const auto size = fs::file_size(f, e);
     if (e) return;
@@ -213,14 +235,14 @@ proto::FileWrittenMsg FileServer::Write(const proto::FileWriteMsg& m) {
   out.path = m.path;
   auto p = ResolveWrite(m.path, m.task, m.attempt);
   if (!p.ok()) return out.error = p.status().message(), out;
-  const std::string part = *p + ".part";
+  const std::string part = UploadPartPath(*p, m.task, m.attempt);
   std::error_code ec;
   fs::create_directories(fs::path(part).parent_path(), ec);
   // Offset 0 starts the upload over.
   if (m.offset == 0) {
     fs::remove(part, ec);
     std::lock_guard<std::mutex> lock(mu_);
-    uploads_[*p] = std::make_unique<Upload>();
+    uploads_[part] = std::make_unique<Upload>();
   }
   out.size = std::max<int64_t>(0, FileSize(part));
   if (m.offset != out.size) return out;  // not where the part ends: the client resumes from out.size
@@ -232,7 +254,7 @@ proto::FileWrittenMsg FileServer::Write(const proto::FileWriteMsg& m) {
   if (!ok) return out.error = "cannot write " + part + ": " + std::strerror(errno), out;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = uploads_.find(*p);
+    auto it = uploads_.find(part);
     if (it != uploads_.end() && it->second->hashed == m.offset) {
       it->second->digest.Update(m.data.data(), m.data.size());
       it->second->hashed += static_cast<int64_t>(m.data.size());
@@ -249,14 +271,14 @@ proto::FileWrittenMsg FileServer::Commit(const proto::FileCommitMsg& m) {
   out.path = m.path;
   auto p = ResolveWrite(m.path, m.task, m.attempt);
   if (!p.ok()) return out.error = p.status().message(), out;
-  const std::string part = *p + ".part";
+  const std::string part = UploadPartPath(*p, m.task, m.attempt);
   out.size = FileSize(part);
   if (out.size != m.size) return out.error = "the upload has " + std::to_string(out.size) + " bytes, not " +
                                              std::to_string(m.size), out;
   Result<std::string> sha = std::string();
   {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = uploads_.find(*p);
+    auto it = uploads_.find(part);
     if (it != uploads_.end() && it->second->hashed == out.size) sha = it->second->digest.Hex();
     if (it != uploads_.end()) uploads_.erase(it);
   }

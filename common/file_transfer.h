@@ -9,7 +9,9 @@
 //     arrives, so neither side buffers more than credit x chunk);
 //   * every chunk carries its SHA-256: a corrupted or truncated chunk is
 //     detected and asked for again; the whole file's SHA-256 is checked at the
-//     end, before the file appears under its final name (PATH.part until then);
+//     end, before the file appears under its final name (PATH.part until then;
+//     an upload for a task attempt writes PATH.TASK-ATTEMPT.part, so attempts
+//     uploading the same file at once never mix their chunks);
 //   * an interrupted transfer resumes where it stopped: a fetch from the size
 //     of the local PATH.part, an upload from the size of the remote one;
 //   * a fetch of a file already present with the same SHA-256 transfers nothing.
@@ -41,6 +43,15 @@ void KeepChunkBuffersInHeap();
 // Hex SHA-256 of bytes, and of a file (NotFound / Internal naming it).
 std::string Sha256Hex(const void* data, size_t size);
 Result<std::string> Sha256OfFile(const std::string& path);
+
+// Where an upload of `path` collects its chunks before the commit renames it:
+// PATH.TASK-ATTEMPT.part for a task attempt's upload, PATH.part without one.
+std::string UploadPartPath(const std::string& path, int64_t task, int attempt);
+// True for such a file name (and a fetch's own PATH.part).
+bool IsPartFile(const std::string& name);
+// Removes what uploads of (task, attempt) left unfinished anywhere under
+// `dir`; returns how many files went.
+int RemoveUploadParts(const std::string& dir, int64_t task, int attempt);
 
 class FileServer {
  public:

@@ -29,10 +29,11 @@
 //   registered or not; every request is answered, errors in the answer):
 //     FileStat     size and SHA-256 of a file.            -> FileInfo
 //     FileRead     one chunk (offset, length).            -> FileChunk (data + its SHA-256)
-//     FileWrite    one chunk of an upload, appended to PATH.part if its
-//                  offset is the part's size.            -> FileWritten (the part's size)
+//     FileWrite    one chunk of an upload, appended to its part file
+//                  (PATH.TASK-ATTEMPT.part; PATH.part without a task) if
+//                  its offset is the part's size.         -> FileWritten (the part's size)
 //     FileCommit   the upload is whole: check its SHA-256,
-//                  rename PATH.part to PATH.              -> FileWritten (committed)
+//                  rename the part to PATH.               -> FileWritten (committed)
 // Everything about a task carries (task_id, attempt). The coordinator ignores
 // messages whose attempt is not the task's current one (stale attempts), so a
 // repeated or late message never takes effect twice.
@@ -113,7 +114,12 @@ struct HeartbeatMsg {
   static constexpr MsgType kType = MsgType::kHeartbeat;
   int64_t task = 0;            // worker -> coordinator: running task (0: idle)
   int attempt = 0;
-  MSGPACK_DEFINE_MAP(task, attempt);
+  // The newest Assign this worker has received (taken or not). A heartbeat
+  // sent before an Assign arrived says nothing about it, however late the
+  // coordinator reads it.
+  int64_t seen_task = 0;
+  int seen_attempt = 0;
+  MSGPACK_DEFINE_MAP(task, attempt, seen_task, seen_attempt);
 };
 
 // What to run. The worker turns it into an engine invocation. Paths are the
@@ -260,7 +266,7 @@ struct FileWriteMsg {
 struct FileWrittenMsg {
   static constexpr MsgType kType = MsgType::kFileWritten;
   std::string path;
-  int64_t size = 0;      // bytes of PATH.part now (the next offset to send)
+  int64_t size = 0;      // bytes of the upload's part file now (the next offset to send)
   bool committed = false;
   std::string error;
   MSGPACK_DEFINE_MAP(path, size, committed, error);

@@ -269,16 +269,20 @@ void Coordinator::OnHeartbeat(const std::string& from, LiveWorker& w, const prot
     dirty_ = true;
   }
   if (!w.rec.task || hb.task == w.rec.task) return;
-  if (Now() - w.assigned_ms <= 3 * options_.scheduler.heartbeat_ms) return;  // the Assign may still be on its way
-  // The worker runs something else (or nothing): our assignment was lost.
+  // The worker runs something else (or nothing). If it has received our
+  // Assign, it did not take it; if it has not, the Assign may still be on its
+  // way (this heartbeat may be older than it): only a long silence about it
+  // means it was lost (a worker older than the seen_* fields says nothing).
+  const bool seen = hb.seen_task == w.rec.task && hb.seen_attempt == w.rec.attempt;
+  if (!seen && Now() - w.assigned_ms <= AssignLostAfterMs(options_.scheduler)) return;
   const int64_t task = w.rec.task;
   auto it = in_flight_.find(task);
   if (it != in_flight_.end() && it->second.worker == from) {
     const int attempt = it->second.attempt;
-    in_flight_.erase(it);
-    auto r = store_->RequeueTask(task, attempt, Now(), "worker " + from + " did not start it");
-    if (r.ok() && *r) Event(0, task, "task " + std::to_string(task) + " attempt " + std::to_string(attempt) +
-                                         " never started on " + from + "; back in the queue");
+    EndAttempt(it);
+    Requeue(task, attempt, "worker " + from + " did not start it",
+            "task " + std::to_string(task) + " attempt " + std::to_string(attempt) + " never started on " + from +
+                (seen ? "" : " (its Assign was lost)") + "; back in the queue");
   }
   w.rec.task = 0;
   w.rec.attempt = 0;
@@ -326,6 +330,21 @@ void Coordinator::OnRegister(const std::string& from, const proto::RegisterMsg& 
                                    " attempt " + std::to_string(m.running_attempt) + ": told to stop it");
     }
   }
+  // What we assigned to this name and it does not run (an Assign sent to a
+  // connection it has replaced, or a worker restarted) goes back to the queue
+  // now, not after liveness and grace.
+  for (auto it = in_flight_.begin(); it != in_flight_.end();) {
+    if (it->second.worker != from || (it->first == m.running_task && it->second.attempt == m.running_attempt)) {
+      ++it;
+      continue;
+    }
+    const int64_t task = it->first;
+    const int attempt = it->second.attempt;
+    it = EndAttempt(it);
+    Requeue(task, attempt, "worker " + from + " registered again without it",
+            "task " + std::to_string(task) + " attempt " + std::to_string(attempt) + ": worker " + from +
+                " registered again without it; back in the queue");
+  }
   w.rec.state = w.rec.task ? "busy" : (w.rec.draining ? "draining" : "idle");
   (void)store_->UpsertWorker(w.rec);
   Send(from, proto::Encode(welcome));
@@ -351,7 +370,7 @@ void Coordinator::OnTaskDone(const std::string& from, const proto::TaskDoneMsg& 
     dirty_ = true;
     return;
   }
-  in_flight_.erase(m.task);
+  EndAttempt(in_flight_.find(m.task));
   auto t = store_->GetTask(m.task);
   if (!t.ok()) {
     Send(from, proto::Encode(ack));
@@ -487,16 +506,33 @@ void Coordinator::CheckLiveness() {
     const int64_t task = it->first;
     const int attempt = f.attempt;
     const std::string worker = f.worker;
-    it = in_flight_.erase(it);
+    it = EndAttempt(it);
     auto t = store_->GetTask(task);
-    auto r = store_->RequeueTask(task, attempt, now, "worker " + worker + " lost");
-    if (t.ok() && r.ok() && *r)
-      Event(t->experiment_id, task, t->name + ": attempt " + std::to_string(attempt) + " lost with worker " + worker +
-                                        "; back in the queue");
+    Requeue(task, attempt, "worker " + worker + " lost",
+            (t.ok() ? t->name : "task " + std::to_string(task)) + ": attempt " + std::to_string(attempt) +
+                " lost with worker " + worker + "; back in the queue");
     auto wit = workers_.find(worker);
     if (wit != workers_.end() && wit->second.rec.task == task) wit->second.rec.task = 0;
     dirty_ = true;
   }
+}
+
+std::map<int64_t, Coordinator::InFlight>::iterator Coordinator::EndAttempt(
+    std::map<int64_t, InFlight>::iterator it) {
+  // Its uploads cannot continue (the write guard refuses a finished attempt):
+  // what they left unfinished goes.
+  if (!it->second.upload_dir.empty()) {
+    const int removed = net::RemoveUploadParts(it->second.upload_dir, it->first, it->second.attempt);
+    if (removed > 0)
+      spdlog::info("task {} attempt {}: removed {} unfinished upload(s)", it->first, it->second.attempt, removed);
+  }
+  return in_flight_.erase(it);
+}
+
+void Coordinator::Requeue(int64_t task, int attempt, const std::string& why, const std::string& event) {
+  auto r = store_->RequeueTask(task, attempt, Now(), why);
+  if (r.ok() && *r) Event(0, task, event);
+  dirty_ = true;
 }
 
 void Coordinator::FlushOutbox() {

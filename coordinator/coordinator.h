@@ -75,7 +75,7 @@ class Coordinator : public Control {
     int64_t lost_at_ms = 0;
     int64_t stored_heartbeat_ms = 0;  // last heartbeat time written to the store
     int64_t stopping_task = 0;  // a stale task it was told to stop: no new task until it reports idle
-    int64_t assigned_ms = 0;    // when rec.task was assigned
+    int64_t assigned_ms = 0;    // when rec.task's Assign was sent
   };
   void OnHeartbeat(const std::string& from, LiveWorker& w, const proto::HeartbeatMsg& hb);
   struct InFlight {
@@ -96,6 +96,11 @@ class Coordinator : public Control {
   void HandleMessage(const std::string& routing_id, const std::string& payload);
   void SendRaw(const std::string& routing_id, const std::string& payload);
   void OnRegister(const std::string& from, const proto::RegisterMsg& m);
+  // Forgets an attempt that is no longer running (removing what its uploads
+  // left unfinished); returns the next entry.
+  std::map<int64_t, InFlight>::iterator EndAttempt(std::map<int64_t, InFlight>::iterator it);
+  // Puts an attempt that no worker runs back in the queue.
+  void Requeue(int64_t task, int attempt, const std::string& why, const std::string& event);
   void OnTaskDone(const std::string& from, const proto::TaskDoneMsg& m);
   bool IsCurrent(int64_t task, int attempt) const;
   // To a worker by name, over its current connection.

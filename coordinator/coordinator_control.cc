@@ -122,8 +122,8 @@ void Coordinator::DispatchReady() {
     w.rec.task = d.task_id;
     w.rec.attempt = assign->attempt;
     w.rec.state = "busy";
-    w.assigned_ms = now;
     (void)store_->UpsertWorker(w.rec);
+    w.assigned_ms = Now();
     Send(d.worker, proto::Encode(*assign));
     spdlog::info("task {} ({}) attempt {} -> {}", t->id, t->name, assign->attempt, d.worker);
   }

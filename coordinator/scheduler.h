@@ -12,6 +12,7 @@
 //   exponential back-off (base x 2^(attempt-1), capped) until max_attempts.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -70,6 +71,11 @@ std::vector<Dispatch> PlanDispatch(const std::vector<TaskRecord>& tasks, const s
 bool WorkerExpired(int64_t last_heartbeat_ms, int64_t now_ms, const SchedulerConfig& c);
 // When a task of a worker that was declared lost at `lost_at_ms` goes back.
 inline int64_t RequeueAt(int64_t lost_at_ms, const SchedulerConfig& c) { return lost_at_ms + c.lost_grace_ms; }
+// A live worker whose heartbeats have not confirmed an Assign this long after
+// it was sent did not get it (heartbeats name the newest Assign received).
+inline int64_t AssignLostAfterMs(const SchedulerConfig& c) {
+  return std::max<int64_t>(30000, 2 * c.heartbeat_ms * c.liveness);
+}
 
 int64_t BackoffMs(int attempt, const RetryPolicy& p);
 // After attempt `attempt` (1-based) failed.

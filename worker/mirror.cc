@@ -33,8 +33,6 @@ void Touch(const std::string& path) {
   ::utimensat(AT_FDCWD, path.c_str(), times, 0);
 }
 
-bool IsPart(const std::string& name) { return name.size() > 5 && name.compare(name.size() - 5, 5, ".part") == 0; }
-
 }  // namespace
 
 bool MatchesAny(const std::string& rel, const std::vector<std::string>& patterns) {
@@ -120,7 +118,7 @@ Status Mirror::Pull(const std::string& remote, const std::vector<std::string>& p
   } else if (fs::is_directory(local_root, ec)) {
     for (auto it = fs::recursive_directory_iterator(local_root, ec); !ec && it != fs::recursive_directory_iterator();
          it.increment(ec)) {
-      if (!it->is_regular_file(ec) || IsPart(it->path().filename().string())) continue;
+      if (!it->is_regular_file(ec) || net::IsPartFile(it->path().filename().string())) continue;
       const std::string rel = fs::relative(it->path(), local_root, ec).string();
       if (MatchesAny(rel, patterns) && !wanted.count(it->path().string())) extra.push_back(it->path().string());
     }

@@ -66,6 +66,8 @@ Status Worker::Run(const std::atomic<bool>* stop) {
   auto last_progress = Clock::now() - std::chrono::hours(1);
   bool remote_files = options_.files == "fetch";
   bool ever_welcomed = false;  // by this coordinator: then a silence is the network, not the keys
+  int64_t seen_task = 0;       // the newest Assign received (heartbeats say so)
+  int seen_attempt = 0;
 
   while (!stop->load()) {
     // A routing id of its own per connection (the name goes in Register): a
@@ -144,6 +146,10 @@ Status Worker::Run(const std::atomic<bool>* stop) {
           }
         } else if (d->envelope.type == proto::MsgType::kAssign) {
           auto m = d->Body<proto::AssignMsg>();
+          if (m.ok()) {
+            seen_task = m->task;
+            seen_attempt = m->attempt;
+          }
           if (m.ok() && !exec.busy() && !unacked) {
             spdlog::info("worker {}: task {} ({}) attempt {}", options_.name, m->task, m->kind, m->attempt);
             sent_metrics.clear();
@@ -194,7 +200,7 @@ Status Worker::Run(const std::atomic<bool>* stop) {
         last_done_send = Clock::now();
       }
       if (MsSince(last_sent) >= heartbeat_ms) {
-        proto::HeartbeatMsg hb{exec.task(), exec.attempt()};
+        proto::HeartbeatMsg hb{exec.task(), exec.attempt(), seen_task, seen_attempt};
         send(proto::Encode(hb, 0, version));
         last_sent = Clock::now();
       }

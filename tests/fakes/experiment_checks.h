@@ -35,6 +35,16 @@ inline std::string TaskLog(const std::string& exp_dir, int64_t task_id) {
   return "";
 }
 
+// The coordinator's events about one task, one per line (why an attempt ended).
+inline std::string TaskEvents(coord::Store& db, const coord::TaskRecord& t) {
+  std::string out;
+  auto events = db.Events(t.experiment_id, 0, 100000);
+  if (!events.ok()) return events.status().ToString();
+  for (const auto& ev : *events)
+    if (ev.task_id == t.id) out += std::to_string(ev.ts_ms) + " " + ev.text + "\n";
+  return out;
+}
+
 // Every task succeeded, each at attempt 1 except `retried` (attempt 2), and
 // every training task's epochs 1..epochs were recorded exactly once.
 inline void ExpectEachTaskOnceAndEveryEpochOnce(coord::Store& db, int64_t exp, int64_t retried, int epochs,
@@ -43,7 +53,7 @@ inline void ExpectEachTaskOnceAndEveryEpochOnce(coord::Store& db, int64_t exp, i
   ASSERT_TRUE(tasks.ok());
   for (const auto& t : *tasks) {
     EXPECT_EQ(t.state, coord::TaskState::kSucceeded) << t.name;
-    EXPECT_EQ(t.attempt, t.id == retried ? 2 : 1) << t.name;
+    EXPECT_EQ(t.attempt, t.id == retried ? 2 : 1) << t.name << ": " << t.error << "\n" << TaskEvents(db, t);
   }
   auto metrics = db.Metrics(exp);
   ASSERT_TRUE(metrics.ok());

@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -77,6 +78,7 @@ class MultiHostTest : public ::testing::Test {
   }
 
   void TearDown() override {
+    if (HasFailure() && coordinator_.pid() > 0) std::cerr << Logs();
     workers_.clear();
     coordinator_ = Daemon();
     if (made_ns_)
@@ -105,7 +107,7 @@ class MultiHostTest : public ::testing::Test {
   void StartCoordinator() {
     coordinator_ = Daemon({"/usr/sbin/ip", "netns", "exec", ns_[0], NEPHRON_COORDINATOR, "--db", C("nephron.db"),
                            "--bind", "tcp://0.0.0.0:0", "--http", "127.0.0.1:0", "--data-root", C("experiments"),
-                           "--ready-file", C("ready"), "--heartbeat-ms", "300", "--liveness", "4", "--grace-ms",
+                           "--ready-file", C("ready"), "--heartbeat-ms", "500", "--liveness", "4", "--grace-ms",
                            "500", "--key", (root_ / "keys/coordinator.key").string(), "--authorized-keys",
                            (root_ / "keys/authorized").string()},
                           (root_ / "coordinator.log").string());

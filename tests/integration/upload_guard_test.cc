@@ -106,6 +106,33 @@ TEST(UploadGuardTest, OnlyTheRunningAttemptFromItsWorkersKeyMayUpload) {
   EXPECT_TRUE(own.ok()) << own.ToString();
   EXPECT_TRUE(fs::exists(target));
 
+  // An upload the attempt left unfinished (a chunk, no commit) goes when the attempt ends.
+  {
+    auto dealer = net::Socket::ConnectDealer(ctx, c.endpoint(), "wa-partial", curve_of("wa"));
+    ASSERT_TRUE(dealer.ok());
+    const std::string chunk = "the first chunk of a checkpoint";
+    proto::FileWriteMsg w{target + ".next", 0, chunk, net::Sha256Hex(chunk.data(), chunk.size()), running.id,
+                          running.attempt};
+    ASSERT_TRUE(dealer->Send({proto::Encode(w, 1)}).ok());
+    auto answer = dealer->Recv(5000);
+    ASSERT_TRUE(answer.ok() && answer->has_value());
+    auto written = proto::Decode((**answer)[0])->Body<proto::FileWrittenMsg>();
+    ASSERT_TRUE(written.ok());
+    EXPECT_TRUE(written->error.empty()) << written->error;
+  }
+  const std::string part = net::UploadPartPath(target + ".next", running.id, running.attempt);
+  EXPECT_TRUE(fs::exists(part)) << part;
+  ASSERT_TRUE(c.Cancel(*exp).ok());
+  // The worker stops the no-op task and reports it: then the attempt has ended.
+  bool gone = false;
+  for (int i = 0; i < 200 && !gone; ++i) {
+    gone = !fs::exists(part);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(gone) << part;
+  EXPECT_EQ((*store)->GetTask(running.id)->state, coord::TaskState::kCancelled);
+  EXPECT_TRUE(fs::exists(target));  // committed outputs stay
+
   stop_worker = true;
   worker.join();
   stop_coord = true;

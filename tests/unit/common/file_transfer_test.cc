@@ -280,7 +280,7 @@ TEST_F(FileTransferTest, TheWriteGuardSeesTheTaskAttemptAndCanRefuse) {
   EXPECT_FALSE(st.ok());
   EXPECT_NE(st.status().message().find("stale"), std::string::npos) << st.status().message();
   EXPECT_FALSE(fs::exists(dir_ / "served/exp/fold_0/checkpoint_latest.pt"));
-  EXPECT_FALSE(fs::exists(dir_ / "served/exp/fold_0/checkpoint_latest.pt.part"));
+  EXPECT_FALSE(fs::exists(dir_ / "served/exp/fold_0/checkpoint_latest.pt.7-1.part"));
   o.attempt = 2;
   FileClient current(ctx_, o);
   st = current.Upload((dir_ / "local/ckpt.pt").string(), "exp/fold_0/checkpoint_latest.pt");
@@ -393,6 +393,59 @@ TEST_F(FileTransferTest, CommitChecksTheRunningHashOfTheUpload) {
   auto info = call(proto::FileStatMsg{"up.bin"}).Body<proto::FileInfoMsg>();
   ASSERT_TRUE(info.ok());
   EXPECT_EQ(info->sha256, Sha256Hex(whole.data(), whole.size()));
+}
+
+TEST_F(FileTransferTest, AttemptsUploadingTheSameFileAtOnceNeverMixTheirChunks) {
+  // Two fingerprint shards on two hosts both write experiment.json (the same
+  // content) and upload it at the same time; their chunks arrive interleaved.
+  auto call = [&](const auto& msg) {
+    auto d = proto::Decode(proto::Encode(msg, 1));
+    EXPECT_TRUE(d.ok());
+    auto w = proto::Decode(server_->Handle(*d))->template Body<proto::FileWrittenMsg>();
+    EXPECT_TRUE(w.ok());
+    return *w;
+  };
+  const std::string a = RandomBytes(1500, 31), b = RandomBytes(1500, 32);
+  auto write = [&](int64_t task, const std::string& data, int64_t offset, int64_t length) {
+    const std::string chunk = data.substr(static_cast<size_t>(offset), static_cast<size_t>(length));
+    proto::FileWriteMsg m{"exp/experiment.json", offset, chunk, Sha256Hex(chunk.data(), chunk.size()), task, 1};
+    auto w = call(m);
+    EXPECT_TRUE(w.error.empty()) << w.error;
+    EXPECT_EQ(w.size, offset + length);
+  };
+  auto commit = [&](int64_t task, const std::string& data) {
+    return call(proto::FileCommitMsg{"exp/experiment.json", static_cast<int64_t>(data.size()),
+                                     Sha256Hex(data.data(), data.size()), task, 1});
+  };
+  write(3, a, 0, 1000);
+  write(4, b, 0, 1000);
+  write(3, a, 1000, 500);
+  write(4, b, 1000, 500);
+  auto first = commit(3, a);
+  EXPECT_TRUE(first.committed) << first.error;
+  EXPECT_EQ(Read(dir_ / "served/exp/experiment.json"), a);
+  auto second = commit(4, b);
+  EXPECT_TRUE(second.committed) << second.error;
+  EXPECT_EQ(Read(dir_ / "served/exp/experiment.json"), b);  // the last commit wins, whole
+  for (const auto& f : fs::recursive_directory_iterator(dir_ / "served"))
+    EXPECT_FALSE(IsPartFile(f.path().filename().string())) << f.path();
+}
+
+TEST_F(FileTransferTest, RemoveUploadPartsTakesOnlyThatAttemptsUnfinishedUploads) {
+  EXPECT_EQ(UploadPartPath("/e/fold_0/ckpt.pt", 5, 2), "/e/fold_0/ckpt.pt.5-2.part");
+  EXPECT_EQ(UploadPartPath("/e/up.bin", 0, 0), "/e/up.bin.part");
+  Write(dir_ / "served/exp/fold_0/ckpt.pt.5-2.part", "x");
+  Write(dir_ / "served/exp/reports/r.json.5-2.part", "x");
+  Write(dir_ / "served/exp/fold_0/ckpt.pt.5-1.part", "x");
+  Write(dir_ / "served/exp/fold_0/ckpt.pt.15-2.part", "x");
+  Write(dir_ / "served/exp/fold_0/ckpt.pt", "x");
+  EXPECT_EQ(RemoveUploadParts((dir_ / "served/exp").string(), 5, 2), 2);
+  EXPECT_FALSE(fs::exists(dir_ / "served/exp/fold_0/ckpt.pt.5-2.part"));
+  EXPECT_FALSE(fs::exists(dir_ / "served/exp/reports/r.json.5-2.part"));
+  EXPECT_TRUE(fs::exists(dir_ / "served/exp/fold_0/ckpt.pt.5-1.part"));
+  EXPECT_TRUE(fs::exists(dir_ / "served/exp/fold_0/ckpt.pt.15-2.part"));
+  EXPECT_TRUE(fs::exists(dir_ / "served/exp/fold_0/ckpt.pt"));
+  EXPECT_EQ(RemoveUploadParts((dir_ / "nowhere").string(), 5, 2), 0);
 }
 
 TEST(MirrorPatternTest, MatchesAny) {
