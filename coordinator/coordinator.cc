@@ -112,16 +112,22 @@ Status Coordinator::Start() {
 }
 
 void Coordinator::Run(const std::atomic<bool>* stop) {
+  const auto max_batch = std::chrono::milliseconds(std::max<int64_t>(10, options_.scheduler.heartbeat_ms / 4));
   while (!stop->load()) {
     auto r = socket_->Recv(50);
     if (!r.ok()) {
       spdlog::error("coordinator socket: {}", r.status().message());
       continue;
     }
-    // Drain everything queued before the next tick, so bursts are cheap.
-    for (int n = 0; r.ok() && r->has_value() && n < 10000; ++n) {
+    // Handle what is queued in one batch before the next tick, so bursts are
+    // cheap; but tick (heartbeats out, liveness, dispatch) at least every
+    // quarter heartbeat however busy: workers fetching files keep the queue
+    // from ever emptying, and their silent coordinator would look gone.
+    const auto batch_end = std::chrono::steady_clock::now() + max_batch;
+    for (int n = 1; r.ok() && r->has_value(); ++n) {
       const net::Frames& f = **r;
       if (f.size() == 2) HandleMessage(f[0], f[1]);
+      if (n >= 10000 || std::chrono::steady_clock::now() >= batch_end) break;
       r = socket_->Recv(0);
     }
     Tick();
