@@ -119,7 +119,10 @@ struct HeartbeatMsg {
   // coordinator reads it.
   int64_t seen_task = 0;
   int seen_attempt = 0;
-  MSGPACK_DEFINE_MAP(task, attempt, seen_task, seen_attempt);
+  // How it reaches task files: "shared" (the coordinator's data root is
+  // visible here) or "fetch" (over this link); "" until welcomed.
+  std::string files = {};
+  MSGPACK_DEFINE_MAP(task, attempt, seen_task, seen_attempt, files);
 };
 
 // What to run. The worker turns it into an engine invocation. Paths are the

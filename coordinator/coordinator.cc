@@ -270,6 +270,10 @@ void Coordinator::HandleMessage(const std::string& routing_id, const std::string
 
 // Reconciles what the worker says it runs with what we assigned to it.
 void Coordinator::OnHeartbeat(const std::string& from, LiveWorker& w, const proto::HeartbeatMsg& hb) {
+  if (!hb.files.empty() && hb.files != w.rec.files) {
+    w.rec.files = hb.files;
+    (void)store_->UpsertWorker(w.rec);
+  }
   if (w.stopping_task && hb.task != w.stopping_task) {
     w.stopping_task = 0;  // the stale task has stopped: the worker can take work again
     dirty_ = true;

@@ -88,7 +88,8 @@ Json WorkerJson(const WorkerRecord& w, int64_t now_ms) {
               // The server's clock, so that clients on other machines need not agree with it.
               {"heartbeat_age_s", w.last_heartbeat_ms > 0 ? Json((now_ms - w.last_heartbeat_ms) / 1000.0) : Json(nullptr)},
               {"tasks_done", w.tasks_done},
-              {"key", w.key_name}};
+              {"key", w.key_name},
+              {"files", w.files}};
 }
 
 Json MetricJson(const MetricRecord& m) {

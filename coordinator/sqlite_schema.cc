@@ -127,6 +127,10 @@ CREATE TABLE artifacts (
       R"sql(
 ALTER TABLE workers ADD COLUMN key_name TEXT NOT NULL DEFAULT '';
 )sql",
+      // 3 -> 4: how a worker reaches task files (shared data root or fetched over the link).
+      R"sql(
+ALTER TABLE workers ADD COLUMN files TEXT NOT NULL DEFAULT '';
+)sql",
   };
   return kMigrations;
 }

@@ -30,7 +30,7 @@ constexpr char kMetricColumns[] =
     "task_id, experiment_id, fold, epoch, attempt, train_loss, val_loss, dice, ema_dice, lr, seconds";
 constexpr char kWorkerColumns[] =
     "name, host, device, memory_mb, threads, engine_version, state, draining, task, attempt, registered_ms, "
-    "last_heartbeat_ms, tasks_done, key_name";
+    "last_heartbeat_ms, tasks_done, key_name, files";
 
 // Dice per class as a JSON array; NaN (a class absent from both masks) is
 // stored as null, which JSON has in place of NaN.
@@ -119,6 +119,7 @@ void WorkerFromRow(const Statement& st, WorkerRecord* w) {
   w->last_heartbeat_ms = st.Int64(11);
   w->tasks_done = st.Int64(12);
   w->key_name = st.Text(13);
+  w->files = st.Text(14);
 }
 
 class SqliteStore : public Store {
@@ -391,9 +392,9 @@ class SqliteStore : public Store {
   Status UpsertWorker(const WorkerRecord& w) override {
     std::lock_guard<std::mutex> lock(mu_);
     return Exec(std::string("INSERT OR REPLACE INTO workers(") + kWorkerColumns +
-                    ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 w.name, w.host, w.device, w.memory_mb, w.threads, w.engine_version, w.state, w.draining, w.task,
-                w.attempt, w.registered_ms, w.last_heartbeat_ms, w.tasks_done, w.key_name);
+                w.attempt, w.registered_ms, w.last_heartbeat_ms, w.tasks_done, w.key_name, w.files);
   }
 
   Result<std::vector<WorkerRecord>> ListWorkers() override {

@@ -88,6 +88,7 @@ struct WorkerRecord {
   int64_t last_heartbeat_ms = 0;
   int64_t tasks_done = 0;
   std::string key_name;    // the CURVE key it authenticated with ("" on plain TCP)
+  std::string files;       // "shared" | "fetch": how it reaches task files ("" not known yet)
 };
 
 struct MetricRecord {

@@ -358,13 +358,18 @@ class ExperimentView {
   }
 }
 
+const FILES_HINT = {
+  shared: "reads and writes the coordinator's data root directly (same file system)",
+  fetch: 'fetches task inputs and uploads outputs over the coordinator link, cached locally',
+};
+
 class WorkersView {
   constructor(root) {
     this.table = h('tbody');
     root.append(h('div', { class: 'view-head' }, h('h1', {}, 'Workers')),
       h('table', { class: 'grid', id: 'workers' },
-        h('thead', {}, h('tr', {}, ['Name', 'Host', 'Device', 'Key', 'State', 'Current task', 'Last heartbeat',
-          'Tasks done', 'Throughput', 'Threads', ''].map((t, i) => h('th', { class: i >= 6 && i <= 9 ? 'num' : null }, t)))),
+        h('thead', {}, h('tr', {}, ['Name', 'Host', 'Device', 'Key', 'Files', 'State', 'Current task', 'Last heartbeat',
+          'Tasks done', 'Throughput', 'Threads', ''].map((t, i) => h('th', { class: i >= 7 && i <= 10 ? 'num' : null }, t)))),
         this.table),
       h('p', { class: 'muted hint' }, 'Add a worker on any machine: ',
         h('code', {}, 'nephron-worker --coordinator tcp://HOST:5555'), '. Draining lets its current task finish, then it takes no more.'));
@@ -397,6 +402,8 @@ class WorkersView {
       return h('tr', { dataset: { worker: w.name } },
         h('td', {}, w.name), h('td', {}, w.host), h('td', {}, w.device),
         h('td', { title: 'CURVE key it authenticated with' }, w.key || h('span', { class: 'muted' }, 'none')),
+        h('td', { dataset: { col: 'files' }, title: FILES_HINT[w.files] || 'not known until it is welcomed' },
+          w.files || h('span', { class: 'muted' }, '–')),
         h('td', {}, badge(w.state), w.draining ? h('span', { class: 'muted' }, ' draining') : null),
         h('td', {}, w.task ? h('a', { href: `#/tasks/${w.task}` }, `task ${w.task}`) : '–'),
         h('td', { class: 'num' }, w.heartbeat_age_s === null ? '–' : `${fmtDuration(w.heartbeat_age_s)} ago`),
@@ -406,7 +413,7 @@ class WorkersView {
         h('td', {}, drain));
     }));
     if (!workers.length)
-      this.table.replaceChildren(h('tr', {}, h('td', { colspan: 11, class: 'muted' }, 'No worker has registered yet.')));
+      this.table.replaceChildren(h('tr', {}, h('td', { colspan: 12, class: 'muted' }, 'No worker has registered yet.')));
   }
 
   destroy() { this.refresh.cancel(); clearInterval(this.timer); }

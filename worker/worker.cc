@@ -200,7 +200,8 @@ Status Worker::Run(const std::atomic<bool>* stop) {
         last_done_send = Clock::now();
       }
       if (MsSince(last_sent) >= heartbeat_ms) {
-        proto::HeartbeatMsg hb{exec.task(), exec.attempt(), seen_task, seen_attempt};
+        proto::HeartbeatMsg hb{exec.task(), exec.attempt(), seen_task, seen_attempt,
+                               welcomed ? (remote_files ? "fetch" : "shared") : ""};
         send(proto::Encode(hb, 0, version));
         last_sent = Clock::now();
       }

@@ -171,12 +171,13 @@ std::string ExperimentStatus(const Json& e, const Json& metrics) {
 std::string WorkersTable(const Json& workers) {
   if (!workers.is_array() || workers.empty())
     return "no workers have registered (start one with nephron-worker --coordinator tcp://HOST:PORT)\n";
-  TextTable t({"NAME", "HOST", "DEVICE", "STATE", "TASK", "HEARTBEAT", "DONE"});
+  TextTable t({"NAME", "HOST", "DEVICE", "FILES", "STATE", "TASK", "HEARTBEAT", "DONE"});
   for (const auto& w : workers) {
     std::string state = Str(At(w, "state"));
     if (At(w, "draining") == true && state != "draining") state += " (draining)";
     const Json& age = At(w, "heartbeat_age_s");
-    t.Add({Str(At(w, "name")), Str(At(w, "host")), Str(At(w, "device")), state,
+    const std::string files = Str(At(w, "files"));
+    t.Add({Str(At(w, "name")), Str(At(w, "host")), Str(At(w, "device")), files.empty() ? "-" : files, state,
            Int(At(w, "task")) > 0 ? Str(At(w, "task")) + " (attempt " + Str(At(w, "attempt")) + ")" : "-",
            age.is_number() ? Fixed(age, 1) + " s ago" : "-", Str(At(w, "tasks_done"))});
   }

@@ -199,6 +199,9 @@ test('an experiment runs to the end live: tasks, curves, results, previews, work
   await page.locator('#workers tr[data-worker="w1"]').waitFor();
   assert.equal(await page.locator('#workers tr[data-worker]').count(), 2);
   const done = await page.locator('#workers tr[data-worker] td[data-col="done"]').allInnerTexts();
+  // Local workers see the coordinator's data root: they use its files directly.
+  assert.deepEqual(await page.locator('#workers tr[data-worker] td[data-col="files"]').allInnerTexts(),
+    ['shared', 'shared']);
   assert.equal(done.map(Number).reduce((a, b) => a + b, 0), detail.tasks.length);
   await shot(page, 'workers');
 

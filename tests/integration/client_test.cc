@@ -146,6 +146,7 @@ class ClientServerTest : public ClientEnvTest {
     ASSERT_TRUE(store_->AppendLogs(2, 1, {"epoch 0 done", "epoch 1 done"}, 5000).ok());
     coord::WorkerRecord w;
     w.name = "local-2", w.host = "box", w.device = "cpu", w.state = "busy", w.task = 2, w.attempt = 1;
+    w.files = "fetch";
     w.last_heartbeat_ms = 1;
     ASSERT_TRUE(store_->UpsertWorker(w).ok());
     ASSERT_TRUE(store_->SetResults(1, R"({"experiment_id": 1, "name": "demo", "state": "succeeded",
@@ -263,7 +264,7 @@ TEST_F(ClientServerTest, ResultsTableAndJson) {
 TEST_F(ClientServerTest, WorkersAndDrain) {
   auto w = Nephron("workers" + conn_);
   EXPECT_EQ(w.code, 0);
-  for (const char* part : {"local-2", "box", "cpu", "busy", "2 (attempt 1)", "s ago"})
+  for (const char* part : {"local-2", "box", "cpu", "fetch", "busy", "2 (attempt 1)", "s ago"})
     EXPECT_TRUE(Contains(w.out, part)) << part << "\n" << w.out;
   auto d = Nephron("drain 'node a'" + conn_);
   EXPECT_EQ(d.code, 0) << d.out;

@@ -255,6 +255,7 @@ TEST_F(MultiHostTest, ArtifactsGoOverTheWireAndALostHostsFoldResumesElsewhere) {
     EXPECT_GT(files, 10) << host;
   }
   EXPECT_NE(workers_["wa"].Log().find("is not visible here"), std::string::npos) << workers_["wa"].Log();
+  for (const char* w : {"wa", "wb"}) EXPECT_EQ(db->GetWorker(w)->files, "fetch") << w;  // what the API and UI show
   // The rejoined worker is back and idle, not lost.
   EXPECT_TRUE(WaitFor(
       [&] {

@@ -122,6 +122,17 @@ TEST_F(AssignTest, AHeartbeatOlderThanTheAssignDoesNotRequeueHoweverLateItIsRead
   EXPECT_EQ(again->Body<proto::AssignMsg>()->attempt, 2);
 }
 
+TEST_F(AssignTest, HeartbeatsRecordHowTheWorkerReachesTaskFiles) {
+  Connect();
+  ASSERT_TRUE(Next(proto::MsgType::kWelcome).has_value());
+  EXPECT_EQ(store_->GetWorker("w")->files, "");  // not known before its first heartbeat
+  proto::HeartbeatMsg hb;
+  hb.files = "fetch";
+  ASSERT_TRUE(socket_->Send({proto::Encode(hb)}).ok());
+  Sync();
+  EXPECT_EQ(store_->GetWorker("w")->files, "fetch");
+}
+
 TEST_F(AssignTest, AnAssignNeverConfirmedIsTakenAsLostOnlyAfterTheLongTimeOut) {
   Connect();
   ASSERT_TRUE(Next(proto::MsgType::kAssign).has_value());

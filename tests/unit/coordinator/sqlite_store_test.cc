@@ -114,11 +114,11 @@ TEST_F(SqliteStoreTest, SurvivesAKilledProcess) {
 TEST_F(SqliteStoreTest, NewFileUsesWalAndTheCurrentSchemaVersion) {
   Must(OpenSqliteStore(path_)).reset();
   EXPECT_EQ(HeaderField(18, 1), 2u);  // write version 2: WAL
-  EXPECT_EQ(HeaderField(60, 4), 3u);  // user_version: the latest migration (3: workers.key_name)
+  EXPECT_EQ(HeaderField(60, 4), 4u);  // user_version: the latest migration (4: workers.files)
 }
 
-// A database of the previous schema (2: before workers.key_name) opens,
-// keeps its rows and gains the column.
+// A database of an older schema (2: before workers.key_name and
+// workers.files) opens, keeps its rows and gains both columns.
 TEST_F(SqliteStoreTest, SchemaTwoIsMigratedKeepingItsWorkers) {
   {
     std::unique_ptr<Store> store = Must(OpenSqliteStore(path_));
@@ -129,7 +129,8 @@ TEST_F(SqliteStoreTest, SchemaTwoIsMigratedKeepingItsWorkers) {
   }
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, "ALTER TABLE workers DROP COLUMN key_name; PRAGMA user_version = 2;", nullptr, nullptr,
+  ASSERT_EQ(sqlite3_exec(db, "ALTER TABLE workers DROP COLUMN key_name; ALTER TABLE workers DROP COLUMN files; "
+                                   "PRAGMA user_version = 2;", nullptr, nullptr,
                          nullptr),
             SQLITE_OK)
       << sqlite3_errmsg(db);
@@ -139,11 +140,14 @@ TEST_F(SqliteStoreTest, SchemaTwoIsMigratedKeepingItsWorkers) {
   WorkerRecord w = Must(store->GetWorker("old-worker"));
   EXPECT_EQ(w.host, "node");
   EXPECT_EQ(w.key_name, "");
+  EXPECT_EQ(w.files, "");
   w.key_name = "k";
+  w.files = "shared";
   ASSERT_TRUE(store->UpsertWorker(w).ok());
   EXPECT_EQ(Must(store->GetWorker("old-worker")).key_name, "k");
+  EXPECT_EQ(Must(store->GetWorker("old-worker")).files, "shared");
   store.reset();  // the last connection checkpoints the WAL into the file
-  EXPECT_EQ(HeaderField(60, 4), 3u);
+  EXPECT_EQ(HeaderField(60, 4), 4u);
 }
 
 TEST_F(SqliteStoreTest, NewerSchemaIsRefusedNamingTheFile) {

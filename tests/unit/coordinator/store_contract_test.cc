@@ -369,6 +369,7 @@ TEST_P(StoreContractTest, WorkersAreUpsertedByName) {
   busy.last_heartbeat_ms = 900;
   busy.tasks_done = 3;
   busy.key_name = "gpu-node-1";
+  busy.files = "fetch";
   ASSERT_OK(store_->UpsertWorker(busy));
 
   const WorkerRecord w = Must(store_->GetWorker("w2"));
@@ -385,6 +386,7 @@ TEST_P(StoreContractTest, WorkersAreUpsertedByName) {
   EXPECT_EQ(w.last_heartbeat_ms, 900);
   EXPECT_EQ(w.tasks_done, 3);
   EXPECT_EQ(w.key_name, "gpu-node-1");
+  EXPECT_EQ(w.files, "fetch");
   const std::vector<WorkerRecord> all = Must(store_->ListWorkers());
   ASSERT_EQ(all.size(), 2u);
   EXPECT_EQ(all[0].name, "w1");
