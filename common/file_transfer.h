@@ -1,9 +1,9 @@
 // Files over the coordinator-worker ZeroMQ link (the File* messages of
 // common/protocol.h), for workers that cannot see the coordinator's data root.
 //
-// FileServer answers requests statelessly from files under its roots: the
+// FileServer (file_transfer.cc) answers requests statelessly from files under its roots: the
 // coordinator calls Handle() for every File* message, from any authenticated
-// connection. FileClient, on a DEALER of its own, fetches and uploads:
+// connection. FileClient (file_client.cc), on a DEALER of its own, fetches and uploads:
 //   * chunks of `chunk_bytes`, `credit` requests in flight (the ZeroMQ guide's
 //     credit-based flow control: a new request leaves only when a chunk
 //     arrives, so neither side buffers more than credit x chunk);
@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "common/protocol.h"
+#include "common/sha256.h"
 #include "common/status.h"
 #include "common/transport.h"
 
@@ -39,10 +40,6 @@ namespace nephron::net {
 // of a transfer's time). This keeps such blocks in the heap for reuse:
 // process-wide, call once at start (the coordinator, workers, the benchmark).
 void KeepChunkBuffersInHeap();
-
-// Hex SHA-256 of bytes, and of a file (NotFound / Internal naming it).
-std::string Sha256Hex(const void* data, size_t size);
-Result<std::string> Sha256OfFile(const std::string& path);
 
 // Where an upload of `path` collects its chunks before the commit renames it:
 // PATH.TASK-ATTEMPT.part for a task attempt's upload, PATH.part without one.
@@ -66,6 +63,9 @@ class FileServer {
   // the answer's error). The coordinator refuses stale attempts with it.
   using WriteGuard = std::function<Status(const std::string& path, int64_t task, int attempt)>;
   void set_write_guard(WriteGuard guard) { guard_ = std::move(guard); }
+  // An attempt has ended: removes what its uploads left unfinished under
+  // `dir` (RemoveUploadParts) and forgets their running hashes.
+  int EndUploads(const std::string& dir, int64_t task, int attempt);
   // True for the File* requests this server answers.
   static bool Handles(proto::MsgType type);
   // The encoded reply to one request (never throws).

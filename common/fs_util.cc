@@ -64,6 +64,12 @@ bool FileExists(const std::string& path) {
   return fs::exists(path, ec);
 }
 
+int64_t FileSize(const std::string& path) {
+  std::error_code ec;
+  const auto n = fs::file_size(path, ec);
+  return ec ? -1 : static_cast<int64_t>(n);
+}
+
 std::string RecordedPath(const std::string& path) {
   namespace fs = std::filesystem;
   const std::string p = fs::absolute(path).lexically_normal().string();

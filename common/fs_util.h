@@ -4,6 +4,7 @@
 // half-written file under the final name.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "common/status.h"
@@ -18,6 +19,8 @@ std::string TempPathFor(const std::string& path);
 Status RenameInto(const std::string& from, const std::string& to);
 Status MakeDirs(const std::string& dir);
 bool FileExists(const std::string& path);
+// Size in bytes of a regular file; -1 when it cannot be read.
+int64_t FileSize(const std::string& path);
 
 // `path` made absolute and normal, as the coordinator knows it: a worker that
 // fetches its tasks' files over the coordinator link runs the engine on a

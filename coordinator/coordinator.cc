@@ -285,15 +285,10 @@ void Coordinator::OnHeartbeat(const std::string& from, LiveWorker& w, const prot
   // means it was lost (a worker older than the seen_* fields says nothing).
   const bool seen = hb.seen_task == w.rec.task && hb.seen_attempt == w.rec.attempt;
   if (!seen && Now() - w.assigned_ms <= AssignLostAfterMs(options_.scheduler)) return;
-  const int64_t task = w.rec.task;
-  auto it = in_flight_.find(task);
-  if (it != in_flight_.end() && it->second.worker == from) {
-    const int attempt = it->second.attempt;
-    EndAttempt(it);
-    Requeue(task, attempt, "worker " + from + " did not start it",
-            "task " + std::to_string(task) + " attempt " + std::to_string(attempt) + " never started on " + from +
-                (seen ? "" : " (its Assign was lost)") + "; back in the queue");
-  }
+  auto it = in_flight_.find(w.rec.task);
+  if (it != in_flight_.end() && it->second.worker == from)
+    Requeue(it, "worker " + from + " did not start it",
+            " never started on " + from + (seen ? "" : " (its Assign was lost)") + "; back in the queue");
   w.rec.task = 0;
   w.rec.attempt = 0;
   w.rec.state = w.rec.draining ? "draining" : "idle";
@@ -348,12 +343,8 @@ void Coordinator::OnRegister(const std::string& from, const proto::RegisterMsg& 
       ++it;
       continue;
     }
-    const int64_t task = it->first;
-    const int attempt = it->second.attempt;
-    it = EndAttempt(it);
-    Requeue(task, attempt, "worker " + from + " registered again without it",
-            "task " + std::to_string(task) + " attempt " + std::to_string(attempt) + ": worker " + from +
-                " registered again without it; back in the queue");
+    it = Requeue(it, "worker " + from + " registered again without it",
+                 ": worker " + from + " registered again without it; back in the queue");
   }
   w.rec.state = w.rec.task ? "busy" : (w.rec.draining ? "draining" : "idle");
   (void)store_->UpsertWorker(w.rec);
@@ -514,16 +505,10 @@ void Coordinator::CheckLiveness() {
       continue;
     }
     const int64_t task = it->first;
-    const int attempt = f.attempt;
     const std::string worker = f.worker;
-    it = EndAttempt(it);
-    auto t = store_->GetTask(task);
-    Requeue(task, attempt, "worker " + worker + " lost",
-            (t.ok() ? t->name : "task " + std::to_string(task)) + ": attempt " + std::to_string(attempt) +
-                " lost with worker " + worker + "; back in the queue");
+    it = Requeue(it, "worker " + worker + " lost", " lost with worker " + worker + "; back in the queue");
     auto wit = workers_.find(worker);
     if (wit != workers_.end() && wit->second.rec.task == task) wit->second.rec.task = 0;
-    dirty_ = true;
   }
 }
 
@@ -532,17 +517,25 @@ std::map<int64_t, Coordinator::InFlight>::iterator Coordinator::EndAttempt(
   // Its uploads cannot continue (the write guard refuses a finished attempt):
   // what they left unfinished goes.
   if (!it->second.upload_dir.empty()) {
-    const int removed = net::RemoveUploadParts(it->second.upload_dir, it->first, it->second.attempt);
+    const int removed = files_->EndUploads(it->second.upload_dir, it->first, it->second.attempt);
     if (removed > 0)
       spdlog::info("task {} attempt {}: removed {} unfinished upload(s)", it->first, it->second.attempt, removed);
   }
   return in_flight_.erase(it);
 }
 
-void Coordinator::Requeue(int64_t task, int attempt, const std::string& why, const std::string& event) {
+std::map<int64_t, Coordinator::InFlight>::iterator Coordinator::Requeue(std::map<int64_t, InFlight>::iterator it,
+                                                                       const std::string& why,
+                                                                       const std::string& event) {
+  const int64_t task = it->first;
+  const int attempt = it->second.attempt;
+  auto t = store_->GetTask(task);
   auto r = store_->RequeueTask(task, attempt, Now(), why);
-  if (r.ok() && *r) Event(0, task, event);
+  if (r.ok() && *r)
+    Event(t.ok() ? t->experiment_id : 0, task,
+          (t.ok() ? t->name : "task " + std::to_string(task)) + ": attempt " + std::to_string(attempt) + event);
   dirty_ = true;
+  return EndAttempt(it);
 }
 
 void Coordinator::FlushOutbox() {

@@ -99,8 +99,11 @@ class Coordinator : public Control {
   // Forgets an attempt that is no longer running (removing what its uploads
   // left unfinished); returns the next entry.
   std::map<int64_t, InFlight>::iterator EndAttempt(std::map<int64_t, InFlight>::iterator it);
-  // Puts an attempt that no worker runs back in the queue.
-  void Requeue(int64_t task, int attempt, const std::string& why, const std::string& event);
+  // Puts an in-flight attempt that no worker runs back in the queue (`why`
+  // is the task's error; the event reads "NAME: attempt N" + `event`) and
+  // ends it; returns the next entry.
+  std::map<int64_t, InFlight>::iterator Requeue(std::map<int64_t, InFlight>::iterator it, const std::string& why,
+                                                const std::string& event);
   void OnTaskDone(const std::string& from, const proto::TaskDoneMsg& m);
   bool IsCurrent(int64_t task, int attempt) const;
   // To a worker by name, over its current connection.

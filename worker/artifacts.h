@@ -30,7 +30,6 @@ struct FileStamp {
   int64_t size = 0;
   int64_t mtime_ns = 0;
   bool operator==(const FileStamp& o) const { return size == o.size && mtime_ns == o.mtime_ns; }
-  bool operator!=(const FileStamp& o) const { return !(*this == o); }
 };
 using Snapshot = std::map<std::string, FileStamp>;  // relative path -> stamp
 
